@@ -1,4 +1,4 @@
-import type { ConfChange, ConfState, Message, NodeId, PersistedState, RaftConfig, Ready, Role, Snapshot } from './types';
+import type { ConfChange, ConfState, Entry, Message, NodeId, PersistedState, RaftConfig, Ready, Role, Snapshot } from './types';
 
 /** A snapshot of a node's state for tests, metrics and the simulator's checks. */
 export interface RaftStatus {
@@ -34,4 +34,8 @@ export class RawNode {
   reportUnreachable(_id: NodeId): void { throw new Error('todo'); }
   reportSnapshot(_id: NodeId, _ok: boolean): void { throw new Error('todo'); }
   status(): RaftStatus { throw new Error('todo'); }
+  /** The in-memory log after the snapshot (persisted and not yet persisted entries), for checks. */
+  log(): readonly Entry[] { throw new Error('todo'); }
+  /** The latest snapshot this node has (created, received or restarted from), if any. */
+  snapshot(): Snapshot | null { throw new Error('todo'); }
 }
