@@ -120,9 +120,10 @@ export interface SoftState {
 /**
  * What the owner must do, in this order, before calling `advance()`:
  *
- * 1. Persist `snapshot` (if any), then `entries` (the first entry's index may be at or below the
- *    last stored index: stored entries from that index on are replaced), then `hardState` (if
- *    any) — all in one atomic, synced write.
+ * 1. Persist `snapshot` (if any: it replaces the whole stored log, so every stored entry is
+ *    deleted), then `entries` (the first entry's index may be at or below the last stored
+ *    index: stored entries from that index on are replaced), then `hardState` (if any) — all in
+ *    one atomic, synced write.
  * 2. Send `messages`. PERSIST BEFORE SENDING ANYTHING THAT DEPENDS ON IT: a vote, an append
  *    acknowledgement or a commit that reaches a peer before the write that backs it is durable
  *    can be forgotten by a crash, and two leaders or a lost committed entry follow. The one
