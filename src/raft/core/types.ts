@@ -49,6 +49,8 @@ export interface Snapshot {
 export interface ConfChangeSingle {
   readonly type: 'addVoter' | 'addLearner' | 'removeNode';
   readonly nodeId: NodeId;
+  /** Opaque to the core; the owner uses it for the member's address. */
+  readonly context?: string;
 }
 
 /**
