@@ -11,7 +11,7 @@ import { generateKeyPair } from './keys';
 import { checkNodeMaterial, type NodeIdentity } from './node-identity';
 import type { NodeCertificateInfo } from './node-certificate';
 import type { NodeRole } from './node-role';
-import { channelKeepaliveOptions, managerChannelCredentials, pinnedChannelCredentials, unverifiedChannelCredentials } from './tls-credentials';
+import { clusterChannelOptions, managerChannelCredentials, pinnedChannelCredentials, unverifiedChannelCredentials } from './tls-credentials';
 
 /** Default deadline of one CA call. */
 export const caCallTimeoutMsDefault = 10_000;
@@ -35,7 +35,7 @@ export interface IssuedCredentials {
 // One unary call on a short-lived client, with a deadline, failures mapped to typed errors.
 async function call<Res>(address: string, creds: ChannelCredentials, method: string, req: object, timeoutMs: number): Promise<Res> {
   const Ctor = caClientConstructor();
-  const client = new Ctor(address, creds, channelKeepaliveOptions) as Client & Record<string, unknown>;
+  const client = new Ctor(address, creds, clusterChannelOptions) as Client & Record<string, unknown>;
   try {
     return await new Promise<Res>((resolve, reject) => {
       const fn = client[method] as (r: object, o: { deadline: number }, cb: (e: ServiceError | null, r: Res) => void) => void;

@@ -4,11 +4,16 @@ import { nodeSubjectOf } from './node-certificate';
 import type { NodeIdentity } from './node-identity';
 import type { NodeRole } from './node-role';
 
-/** gRPC keepalive for every channel (off by default in grpc-js; STYLE.md "Versions"). */
-export const channelKeepaliveOptions: ChannelOptions = {
+/** The TLS server name clients send (SNI): managers are dialled by IP, and SNI may not carry an IP (RFC 6066). */
+export const managerServerName = 'shoal-manager';
+
+/** Options for every channel to a manager: keepalive (off by default in grpc-js; STYLE.md "Versions") and the server name. */
+export const clusterChannelOptions: ChannelOptions = {
   'grpc.keepalive_time_ms': 30_000,
   'grpc.keepalive_timeout_ms': 10_000,
   'grpc.keepalive_permit_without_calls': 1,
+  // Our checkServerIdentity ignores the name and checks cluster and role instead.
+  'grpc.ssl_target_name_override': managerServerName,
 };
 
 /** gRPC keepalive for every server. */
