@@ -16,6 +16,9 @@ export const clusterChannelOptions: ChannelOptions = {
   'grpc.ssl_target_name_override': managerServerName,
 };
 
+/** Former name of clusterChannelOptions, kept because other modules import it. */
+export const channelKeepaliveOptions: ChannelOptions = clusterChannelOptions;
+
 /** gRPC keepalive for every server. */
 export const serverKeepaliveOptions: ChannelOptions = {
   'grpc.keepalive_time_ms': 60_000,
