@@ -1,9 +1,12 @@
-import type { AddressInfo } from 'node:net';
+import type * as net from 'node:net';
 import * as tls from 'node:tls';
 import { Server, ServerCredentials, type ConnectionInjector } from '@grpc/grpc-js';
 import { authzInterceptor, Authorizer, type AuthorizerOptions } from './authz';
 import type { NodeIdentity } from './node-identity';
 import { serverKeepaliveOptions } from './tls-credentials';
+
+/** A peer that has not finished the TLS handshake by then is dropped. */
+export const handshakeTimeoutMs = 10_000;
 
 /** Why a connection was closed before any gRPC frame was read. */
 export interface RejectedPeer {
@@ -34,7 +37,10 @@ export interface MtlsServerOptions extends AuthorizerOptions {
  * cluster, expired, not yet valid) is disconnected right after the handshake, before gRPC reads a byte.
  */
 export class MtlsServer {
-  /** Add services here before or after listen; the authorization interceptor covers all of them. */
+  /**
+   * Add services here; the authorization interceptor covers all of them. Never call bindAsync on it:
+   * that would open a second port that bypasses this TLS listener.
+   */
   readonly grpc: Server;
   private readonly injector: ConnectionInjector;
   private readonly tlsServer: tls.Server;
@@ -51,6 +57,7 @@ export class MtlsServer {
       rejectUnauthorized: false,
       ALPNProtocols: ['h2'],
       minVersion: 'TLSv1.2',
+      handshakeTimeout: handshakeTimeoutMs,
     });
     this.tlsServer.on('secureConnection', (socket) => this.admit(socket));
     this.tlsServer.on('tlsClientError', (err, socket) => {
@@ -73,7 +80,7 @@ export class MtlsServer {
 
   /** The bound port (after listen). */
   get port(): number {
-    return (this.tlsServer.address() as AddressInfo).port;
+    return (this.tlsServer.address() as net.AddressInfo).port;
   }
 
   /** Stops accepting, ends every connection and call. */
@@ -107,7 +114,7 @@ export class MtlsServer {
     this.injector.injectConnection(socket);
   }
 
-  private reject(socket: tls.TLSSocket | import('node:net').Socket, reason: string): void {
+  private reject(socket: net.Socket, reason: string): void {
     this.opts.onRejectedPeer?.({ reason, remoteAddress: socket.remoteAddress ?? 'unknown' });
     socket.destroy();
   }

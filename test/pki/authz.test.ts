@@ -49,8 +49,10 @@ describe('PKI: mutual TLS and authorization on every call', function () {
     manager.rejected.length = 0;
   });
 
-  it('a worker certificate calling a Raft method is refused with PERMISSION_DENIED', async function () {
+  it('a worker certificate calling a Raft method is refused with PERMISSION_DENIED before the handler runs', async function () {
+    const handled = manager.handled.raft;
     await rejectsWithCode(ping('raft', manager.address, managerChannelCredentials(new NodeIdentity(worker.material))), grpc.status.PERMISSION_DENIED, /role worker of node \w+ may not call \/shoal\.raft\.Raft\/Ping/);
+    assert.equal(manager.handled.raft, handled, 'the Raft handler never saw the call');
   });
 
   it('a worker certificate calling a control method is refused with PERMISSION_DENIED', async function () {
@@ -71,6 +73,7 @@ describe('PKI: mutual TLS and authorization on every call', function () {
 
   it('a peer without certificate reaches only the open CA calls; everything else is UNAUTHENTICATED', async function () {
     const creds = pinnedChannelCredentials(pki.rootCa.certPem, pki.rootCa.clusterId);
+    const handledBefore = { ...manager.handled };
     for (const name of ['raft', 'control', 'dispatcher'] as const) {
       await rejectsWithCode(ping(name, manager.address, creds), grpc.status.UNAUTHENTICATED, /needs a client certificate/);
     }
@@ -84,6 +87,7 @@ describe('PKI: mutual TLS and authorization on every call', function () {
       ca.close();
     }
     assert.deepEqual(manager.rejected, [], 'cert-less peers pass the TLS layer; the interceptor refuses them');
+    assert.deepEqual(manager.handled, handledBefore, 'no refused call reached a handler');
   });
 
   it("a certificate from another cluster's CA is refused at the handshake", async function () {

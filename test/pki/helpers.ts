@@ -83,6 +83,8 @@ export interface TestManager {
   server: MtlsServer;
   /** Connections closed after the TLS handshake, with the reason. */
   rejected: RejectedPeer[];
+  /** How many calls reached each stand-in service's handlers. */
+  handled: Record<StubName, number>;
   /** Open Session streams of the stand-in dispatcher. */
   sessions: Set<grpc.ServerWritableStream<unknown, PingReply>>;
   close(): Promise<void>;
@@ -100,6 +102,7 @@ export async function startManager(pki: ClusterPki, opts: { certValidityMs?: num
   const identity = new NodeIdentity(pki.firstManager.material);
   const rejected: RejectedPeer[] = [];
   const sessions = new Set<grpc.ServerWritableStream<unknown, PingReply>>();
+  const handled: Record<StubName, number> = { raft: 0, control: 0, dispatcher: 0 };
   const server = new MtlsServer({
     identity,
     host: '127.0.0.1',
@@ -112,8 +115,12 @@ export async function startManager(pki: ClusterPki, opts: { certValidityMs?: num
   addCaService(server.grpc, { rootCa: pki.rootCa, tokens: pki.tokens, registry, clock: systemClock, certValidityMs: opts.certValidityMs });
   for (const name of ['raft', 'control', 'dispatcher'] as const) {
     server.grpc.addService(stubs()[name].service, {
-      Ping: (call: grpc.ServerUnaryCall<{ text: string }, PingReply>, cb: grpc.sendUnaryData<PingReply>) => cb(null, replyFor(call, `${name} pong`)),
+      Ping: (call: grpc.ServerUnaryCall<{ text: string }, PingReply>, cb: grpc.sendUnaryData<PingReply>) => {
+        handled[name]++;
+        cb(null, replyFor(call, `${name} pong`));
+      },
       Session: (call: grpc.ServerWritableStream<{ text: string }, PingReply>) => {
+        handled[name]++;
         sessions.add(call);
         call.on('cancelled', () => sessions.delete(call));
         call.write(replyFor(call, 'session open'));
@@ -121,7 +128,7 @@ export async function startManager(pki: ClusterPki, opts: { certValidityMs?: num
     });
   }
   const port = await server.listen();
-  return { address: `127.0.0.1:${port}`, identity, registry, server, rejected, sessions, close: () => server.close() };
+  return { address: `127.0.0.1:${port}`, identity, registry, server, rejected, handled, sessions, close: () => server.close() };
 }
 
 /** Client options for tests: no connection sharing between clients, so each test sees its own handshake. */
