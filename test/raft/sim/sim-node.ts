@@ -47,7 +47,7 @@ export class SimNode {
   start(): void {
     this.incarnation++;
     this.raw = new RawNode(this.config, this.disk.persisted());
-    this.kv = this.disk.snapshot === null ? new Map() : decodeKv(this.disk.snapshot.data);
+    this.kv = this.disk.snapshot === null ? new Map<string, string>() : decodeKv(this.disk.snapshot.data);
     this.applied = this.disk.snapshotIndex();
     this.role = 'follower';
     this.term = this.disk.hardState.term;
