@@ -31,6 +31,10 @@ export class Invariants {
   private readonly logRecords = new Map<string, LogRecord>();
   /** State machine safety: the entry applied at each index, by whichever node applied it first. */
   private readonly appliedEntries = new Map<number, Entry>();
+  /** Committed entries never lost: the term at each index some node has known committed. */
+  private readonly committedTerms = new Map<number, { term: number; node: NodeId }>();
+  /** Highest index known committed anywhere. */
+  maxCommitted = 0;
   /** Snapshot data seen at each index (created or installed). */
   private readonly snapshots = new Map<number, Snapshot>();
   /** Highest index applied anywhere. */
@@ -48,19 +52,20 @@ export class Invariants {
     const first = log.length > 0 ? log[0].index : (snap?.index ?? 0) + 1;
     const snapIndex = snap?.index ?? 0;
     // Indexes below both the log and the snapshot are covered by the snapshot: nothing to check.
-    for (let i = Math.max(1, Math.min(first, snapIndex)); i <= this.maxApplied; i++) {
-      const applied = this.appliedEntries.get(i);
+    for (let i = Math.max(1, Math.min(first, snapIndex)); i <= Math.max(this.maxApplied, this.maxCommitted); i++) {
+      const c = this.committedTerms.get(i);
+      const applied = this.appliedEntries.get(i) ?? (c === undefined ? undefined : { term: c.term });
       if (i < first) {
-        if (i > snapIndex) violation(`leader n${id} of term ${term} lacks applied index ${i}: its log starts at ${first}, snapshot at ${snapIndex}`);
+        if (i > snapIndex) violation(`leader n${id} of term ${term} lacks committed index ${i}: its log starts at ${first}, snapshot at ${snapIndex}`);
         if (i === snapIndex && applied !== undefined && snap !== null && snap.term !== applied.term) {
-          violation(`leader n${id} of term ${term} has a snapshot at ${i} of term ${snap.term}, but index ${i} was applied with term ${applied.term}`);
+          violation(`leader n${id} of term ${term} has a snapshot at ${i} of term ${snap.term}, but index ${i} was committed with term ${applied.term}`);
         }
         continue;
       }
       const e = log[i - first] as Entry | undefined;
-      if (e === undefined) violation(`leader n${id} of term ${term} lacks applied index ${i}: its last index is ${first + log.length - 1}`);
+      if (e === undefined) violation(`leader n${id} of term ${term} lacks committed index ${i}: its last index is ${first + log.length - 1}`);
       if (applied !== undefined && e.term !== applied.term) {
-        violation(`leader n${id} of term ${term} has term ${e.term} at index ${i}, which was applied with term ${applied.term}`);
+        violation(`leader n${id} of term ${term} has term ${e.term} at index ${i}, which was committed with term ${applied.term}`);
       }
     }
   }
@@ -82,6 +87,20 @@ export class Invariants {
         violation(`log matching: before index ${e.index} term ${e.term}, n${id} has term ${prevTerm} but n${rec.node} has term ${rec.prevTerm}`);
       }
       if (rec.prevTerm === undefined) rec.prevTerm = prevTerm;
+    }
+  }
+
+  /**
+   * Committed entries are never lost (§5.4): whatever index a node knows committed holds the same
+   * term on every node that knows it committed, in every later term, across crashes.
+   */
+  committed(id: NodeId, index: number, term: number): void {
+    const first = this.committedTerms.get(index);
+    if (first === undefined) {
+      this.committedTerms.set(index, { term, node: id });
+      this.maxCommitted = Math.max(this.maxCommitted, index);
+    } else if (first.term !== term) {
+      violation(`n${id} has index ${index} committed with term ${term}, but n${first.node} had it committed with term ${first.term}: a committed entry was lost`);
     }
   }
 

@@ -12,6 +12,9 @@ import type { SimNode } from './sim-node';
 /** The keys clients use: few, so that operations contend. */
 export const CLIENT_KEYS = ['k0', 'k1', 'k2', 'k3'];
 
+/** Upper bound on the filler in a put's entry (sizes vary so appends split at the byte limit). */
+const PAD_BYTES_MAX = 200;
+
 /** What the client model needs from the simulation. */
 export interface ClientEnv {
   readonly random: SeededRandom;
@@ -83,7 +86,7 @@ export class ClientModel {
       if (this.env.random.chance(0.5)) {
         const value = `c${c}.${opId}`;
         const invokedAt = this.env.stamp();
-        const { index, term } = node.core().propose(encodeCommand({ client: c, opId, key, value }));
+        const { index, term } = node.core().propose(encodeCommand({ client: c, opId, key, value, padBytes: this.env.random.int(PAD_BYTES_MAX + 1) }));
         this.inFlight[c] = { ...base, kind: 'put', value, invokedAt, index, term, context: '' };
         this.env.trace(`c${c} put ${key}=${value} at n${node.id} -> index ${index} term ${term}`);
       } else {

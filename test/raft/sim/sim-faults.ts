@@ -31,11 +31,15 @@ export class FaultInjector {
     private readonly trace: (text: string) => void,
   ) {}
 
+  /** A node to cut off from everyone at the next step (see onSend). */
+  private isolateNext: NodeId | null = null;
+
   /** One step's worth of random events. */
   step(): void {
     if (!this.active) return;
     const r = this.random;
     const p = this.profile;
+    if (this.isolateNext !== null) this.isolate(this.isolateNext);
     if (r.chance(p.partitionRate)) this.partition();
     if (this.cluster.network.blockedPairs() > 0 && r.chance(p.healRate)) {
       this.cluster.network.heal();
@@ -54,9 +58,32 @@ export class FaultInjector {
     const ticks = this.cluster.tickSteps;
     if (m.type === 'voteResp' && !m.reject && this.random.chance(p.crashAfterVoteRate)) {
       this.cluster.scheduleCrash(node.id, this.cluster.now + 1, 1 + this.random.int(3 * ticks));
-    } else if (m.type === 'app' && m.entries.length > 0 && this.random.chance(p.crashLeaderAfterAppendRate)) {
-      this.cluster.scheduleCrash(node.id, this.cluster.now + 1 + this.random.int(ticks), this.downSteps());
+    } else if (m.type === 'app' && m.entries.length > 0) {
+      if (this.random.chance(p.crashLeaderAfterAppendRate)) {
+        this.cluster.scheduleCrash(node.id, this.cluster.now + 1 + this.random.int(ticks), this.downSteps());
+      } else if (this.isolateNext === null && this.random.chance(firstOfTerm(m) ? p.isolateNewLeaderRate : p.isolateAfterAppendRate)) {
+        // Cut off before anything it sent arrives: its new entries stay on it alone, or (right
+        // after a commit) its followers never learn of its next ones: Figure 8's moments.
+        this.isolateNext = node.id;
+      }
     }
+  }
+
+  /**
+   * A leader's commit index just passed entries of earlier terms (§5.4.2): cut it off before its
+   * followers hear more, so that a rival holding other entries there gets its chance (Figure 8).
+   */
+  onOldTermCommitted(node: SimNode): void {
+    if (this.active && this.isolateNext === null && this.random.chance(this.profile.isolateAfterOldCommitRate)) this.isolateNext = node.id;
+  }
+
+  private isolate(x: NodeId): void {
+    this.isolateNext = null;
+    const net = this.cluster.network;
+    if (this.random.chance(0.7)) net.heal();
+    net.split([x], [...this.cluster.nodes.keys()].filter((id) => id !== x));
+    this.stats.partitions++;
+    this.trace(`partition isolate n${x} right after it sent entries: ${net.blockedPairs()} directed pairs cut`);
   }
 
   private downSteps(): number {
@@ -183,6 +210,11 @@ export class FaultInjector {
     this.stats.snapshotsTaken++;
     this.trace(`n${node.id} snapshot at ${s.index} term ${s.term}, log from ${node.core().status().firstIndex}`);
   }
+}
+
+/** True for an append carrying the empty entry a new leader starts its term with. */
+function firstOfTerm(m: Message): boolean {
+  return m.entries.some((e) => e.term === m.term && e.type === 'normal' && e.data.length === 0);
 }
 
 /** A readable form of a membership change. */

@@ -7,6 +7,8 @@ export interface KvCommand {
   readonly opId: number;
   readonly key: string;
   readonly value: string;
+  /** Filler bytes, so that entry sizes vary and appends split at the message size limit. */
+  readonly padBytes?: number;
 }
 
 /** The state machine of one simulated node. */
@@ -17,7 +19,7 @@ const decoder = new TextDecoder();
 
 /** Encodes a put as the data of a normal entry. */
 export function encodeCommand(c: KvCommand): Uint8Array {
-  return encoder.encode(JSON.stringify([c.client, c.opId, c.key, c.value]));
+  return encoder.encode(JSON.stringify([c.client, c.opId, c.key, c.value, '.'.repeat(c.padBytes ?? 0)]));
 }
 
 /** Decodes a normal entry's data; null for the empty entry a new leader appends. */

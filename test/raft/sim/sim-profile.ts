@@ -25,6 +25,12 @@ export interface SimProfile {
   readonly crashAfterVoteRate: number;
   /** Chance, per 'app' message carrying entries, that the leader crashes right after sending it. */
   readonly crashLeaderAfterAppendRate: number;
+  /** Chance, per 'app' message carrying entries, that its sender is cut off from everyone at the next step. */
+  readonly isolateAfterAppendRate: number;
+  /** The same, for the append carrying a new leader's first (empty) entry of its term. */
+  readonly isolateNewLeaderRate: number;
+  /** Chance that a leader whose commit index just passed entries of earlier terms is cut off at once (Figure 8). */
+  readonly isolateAfterOldCommitRate: number;
   readonly confChangeRate: number;
   readonly transferRate: number;
   readonly snapshotRate: number;
@@ -44,7 +50,7 @@ export function drawProfile(r: SeededRandom): SimProfile {
     checkQuorum: r.chance(0.75),
     electionTick: 10,
     heartbeatTick: 1 + r.int(2),
-    maxSizePerMsgBytes: r.pick([64, 256, 512, 1024, 4096]),
+    maxSizePerMsgBytes: r.pick([64, 64, 128, 512, 4096]),
     maxInflightMsgs: 2 + r.int(7),
     tickSteps,
     network: {
@@ -60,6 +66,9 @@ export function drawProfile(r: SeededRandom): SimProfile {
     restartDelayTicksMax: r.pick([3, 15, 40]),
     crashAfterVoteRate: r.pick([0, 0.05, 0.2]),
     crashLeaderAfterAppendRate: r.pick([0, 0.002, 0.01]),
+    isolateAfterAppendRate: r.pick([0, 0.005, 0.02]),
+    isolateNewLeaderRate: r.pick([0, 0.1, 0.3]),
+    isolateAfterOldCommitRate: r.pick([0, 0.3, 0.8]),
     confChangeRate: r.pick([0.001, 0.003, 0.006]),
     transferRate: r.pick([0.0005, 0.002]),
     snapshotRate: r.pick([0.002, 0.01, 0.03]),
