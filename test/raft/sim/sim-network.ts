@@ -25,6 +25,7 @@ export class SimNetwork {
   sent = 0;
   delivered = 0;
   dropped = 0;
+  duplicated = 0;
 
   constructor(private readonly random: SeededRandom, public faults: NetworkFaults) {}
 
@@ -36,6 +37,7 @@ export class SimNetwork {
       return;
     }
     const copies = this.random.chance(this.faults.duplicateRate) ? 2 : 1;
+    this.duplicated += copies - 1;
     for (let i = 0; i < copies; i++) this.enqueue(m, now + this.delay());
   }
 

@@ -18,6 +18,8 @@ import { SimTrace } from './sim-trace';
 
 /** Default length of the fault phase, in steps (a tick is profile.tickSteps steps). */
 export const FAULT_STEPS_DEFAULT = 6000;
+/** Seeds CI runs (test/raft/sim/simulator.test.ts); the deliberate bugs must be caught within them. */
+export const CI_SEEDS = 500;
 /** Bound on the healing phase: the cluster must make progress within it. */
 export const HEAL_STEPS_MAX = 4000;
 
@@ -75,6 +77,7 @@ class SimRun {
   /** Per node: the incarnation and index up to which its commit index has been checked. */
   private readonly commitChecked = new Map<number, { incarnation: number; upTo: number }>();
   private healSteps = 0;
+  private snapshotsInstalled = 0;
 
   constructor(readonly seed: number, options: RunOptions) {
     this.random = new SeededRandom(seed);
@@ -114,6 +117,7 @@ class SimRun {
       leaderElected: (node, term) => this.trace.add(this.cluster.now, `n${node.id} leads term ${term}`),
       applied: (node, e) => this.clients.onApplied(node, e),
       restored: (node, s) => {
+        this.snapshotsInstalled++;
         this.trace.add(this.cluster.now, `n${node.id} installs snapshot at ${s.index} term ${s.term}`);
         this.clients.onRestored(node, s);
       },
@@ -255,7 +259,8 @@ class SimRun {
   stats(): Record<string, number> {
     return {
       ...this.cluster.stats, ...this.faults.stats, ...this.clients.stats,
-      messagesSent: this.network.sent, messagesDropped: this.network.dropped,
+      messagesSent: this.network.sent, messagesDropped: this.network.dropped, messagesDuplicated: this.network.duplicated,
+      snapshotsInstalled: this.snapshotsInstalled,
       leadersElected: this.invariants.leadersElected, maxTerm: this.invariants.maxTerm,
       entriesApplied: this.invariants.appliedCount(), historyOps: this.clients.history.length, healSteps: this.healSteps,
     };
