@@ -50,6 +50,7 @@ export class SimCluster {
     private readonly observer: NodeObserver,
     private readonly hooks: ClusterHooks,
     readonly tickSteps: number,
+    private readonly appsBeforeWrite = false,
   ) {}
 
   /** A node id never used before. */
@@ -74,7 +75,7 @@ export class SimCluster {
   }
 
   private create(id: NodeId): SimNode {
-    const node = new SimNode(id, this.makeConfig(id), this.observer);
+    const node = new SimNode(id, this.makeConfig(id), this.observer, this.appsBeforeWrite);
     this.nodes.set(id, node);
     this.tickPhase.set(id, this.random.int(this.tickSteps));
     return node;
@@ -167,9 +168,15 @@ export class SimCluster {
     }
   }
 
-  /** Runs every node's Ready loop. */
-  processAll(): void {
-    for (const node of this.nodes.values()) node.processReady();
+  /** Runs every node's Ready loop; a node that crashed before a write stays down `downSteps()`. */
+  processAll(downSteps: () => number): void {
+    for (const node of this.nodes.values()) {
+      node.processReady();
+      if (node.crashedMidWrite) {
+        this.hooks.trace(`n${node.id} crashes after sending its appends, before its write`);
+        this.crash(node, downSteps());
+      }
+    }
   }
 
   /** The node that is up, believes it leads, and has the highest term. */

@@ -86,7 +86,13 @@ export class FaultInjector {
     this.trace(`partition isolate n${x} right after it sent entries: ${net.blockedPairs()} directed pairs cut`);
   }
 
-  private downSteps(): number {
+  /** A node sent its appends ahead of its write: maybe it crashes before the write lands. */
+  crashBeforeWrite(): boolean {
+    return this.active && this.random.chance(this.profile.crashMidWriteRate);
+  }
+
+  /** How long a crashed node stays down. */
+  downSteps(): number {
     return (1 + this.random.int(this.profile.restartDelayTicksMax)) * this.cluster.tickSteps;
   }
 

@@ -18,6 +18,11 @@ export interface NodeObserver {
   restored(node: SimNode, s: Snapshot): void;
   readServed(node: SimNode, context: string): void;
   statusSeen(node: SimNode, st: RaftStatus): void;
+  /**
+   * Asked after a node sent its 'app' messages ahead of its write (the leader's exception in
+   * the Ready contract): true crashes it before the write is durable.
+   */
+  crashBeforeWrite(node: SimNode): boolean;
 }
 
 /** A simulated member: disk, volatile core and state machine. */
@@ -36,8 +41,15 @@ export class SimNode {
   private leaderTerm = 0;
   /** ReadIndex contexts waiting here: null until the ReadState arrives, then its index. */
   private readonly reads = new Map<string, number | null>();
+  /** Set when the node crashed in the middle of handling a Ready; the cluster finishes the crash. */
+  crashedMidWrite = false;
 
-  constructor(readonly id: NodeId, private readonly config: RaftConfig, private readonly obs: NodeObserver) {}
+  /**
+   * `appsBeforeWrite`: send 'app' messages before persisting, as the Ready contract allows a
+   * leader (thesis §10.2.1), so that a crash can fall between the two.
+   */
+  constructor(readonly id: NodeId, private readonly config: RaftConfig, private readonly obs: NodeObserver,
+    private readonly appsBeforeWrite = false) {}
 
   get alive(): boolean {
     return this.raw !== null;
@@ -58,6 +70,7 @@ export class SimNode {
   /** Loses everything volatile; the disk stays. */
   crash(): void {
     this.raw = null;
+    this.crashedMidWrite = false;
     this.kv = new Map();
     this.reads.clear();
     this.role = 'follower';
@@ -82,28 +95,37 @@ export class SimNode {
     for (let round = 0; raw.hasReady(); round++) {
       if (round >= READY_ROUNDS_MAX) violation(`n${this.id}: hasReady() still true after ${READY_ROUNDS_MAX} rounds`);
       const rd = raw.ready();
-      this.handle(rd);
+      if (!this.handle(rd)) {
+        this.crashedMidWrite = true;
+        return;
+      }
       raw.advance();
       this.afterAdvance(raw);
     }
   }
 
-  /** Steps 1-4 of the Ready contract, in order. */
-  private handle(rd: Ready): void {
+  /** Steps 1-4 of the Ready contract, in order; false when the node crashed before its write. */
+  private handle(rd: Ready): boolean {
+    const early = this.appsBeforeWrite ? rd.messages.filter((m) => m.type === 'app') : [];
+    for (const m of early) this.sendOne(m);
+    if (early.length > 0 && this.obs.crashBeforeWrite(this)) return false;
     const problem = this.disk.write(rd.snapshot, rd.entries, rd.hardState);
     if (problem !== null) violation(`n${this.id} persist: ${problem}`);
     if (rd.entries.length > 0) this.obs.invariants.persisted(this.id, rd.entries, (i) => this.disk.term(i));
-    for (const m of rd.messages) {
-      if (m.from !== this.id) violation(`n${this.id} sends a ${m.type} message from n${m.from}`);
-      this.obs.invariants.sending(this.id, m, this.disk.hardState, this.disk.lastIndex());
-      this.obs.send(this, m);
-    }
+    for (const m of rd.messages) if (!early.includes(m)) this.sendOne(m);
     if (rd.snapshot !== null) this.restore(rd.snapshot);
     for (const e of rd.committedEntries) this.apply(e);
     for (const rs of rd.readStates) {
       if (this.reads.get(rs.context) === null) this.reads.set(rs.context, rs.index);
     }
     this.serveReads();
+    return true;
+  }
+
+  private sendOne(m: Message): void {
+    if (m.from !== this.id) violation(`n${this.id} sends a ${m.type} message from n${m.from}`);
+    this.obs.invariants.sending(this.id, m, this.disk.hardState, this.disk.lastIndex());
+    this.obs.send(this, m);
   }
 
   private restore(s: Snapshot): void {

@@ -31,6 +31,10 @@ export interface SimProfile {
   readonly isolateNewLeaderRate: number;
   /** Chance that a leader whose commit index just passed entries of earlier terms is cut off at once (Figure 8). */
   readonly isolateAfterOldCommitRate: number;
+  /** Owners send 'app' messages before persisting the Ready (the leader's exception, §10.2.1). */
+  readonly appsBeforeWrite: boolean;
+  /** Chance, per Ready whose 'app' messages went out first, that the node crashes before its write. */
+  readonly crashMidWriteRate: number;
   readonly confChangeRate: number;
   readonly transferRate: number;
   readonly snapshotRate: number;
@@ -69,6 +73,8 @@ export function drawProfile(r: SeededRandom): SimProfile {
     isolateAfterAppendRate: r.pick([0, 0.005, 0.02]),
     isolateNewLeaderRate: r.pick([0, 0.1, 0.3]),
     isolateAfterOldCommitRate: r.pick([0, 0.3, 0.8]),
+    appsBeforeWrite: r.chance(0.5),
+    crashMidWriteRate: r.pick([0, 0.005, 0.03]),
     confChangeRate: r.pick([0.001, 0.003, 0.006]),
     transferRate: r.pick([0.0005, 0.002]),
     snapshotRate: r.pick([0.002, 0.01, 0.03]),
@@ -82,7 +88,8 @@ export function drawProfile(r: SeededRandom): SimProfile {
 export function describeProfile(p: SimProfile): string {
   const n = p.network;
   return `${p.founders} founders, ${p.clients} clients, preVote=${p.preVote} checkQuorum=${p.checkQuorum} ` +
-    `heartbeat=${p.heartbeatTick} msgBytes=${p.maxSizePerMsgBytes} inflight=${p.maxInflightMsgs}; ` +
+    `heartbeat=${p.heartbeatTick} msgBytes=${p.maxSizePerMsgBytes} inflight=${p.maxInflightMsgs} ` +
+    `appsBeforeWrite=${p.appsBeforeWrite}; ` +
     `drop=${n.dropRate} dup=${n.duplicateRate} longDelay=${n.longDelayRate}; ` +
     `partition=${p.partitionRate} crash=${p.crashRate} crashAfterVote=${p.crashAfterVoteRate} ` +
     `confChange=${p.confChangeRate} snapshot=${p.snapshotRate}`;

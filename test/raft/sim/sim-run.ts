@@ -97,7 +97,7 @@ class SimRun {
     this.cluster = new SimCluster(this.random, this.network, makeConfig, this.observer(), {
       trace: traceNow,
       crashed: (node) => this.clients.onCrash(node),
-    }, p.tickSteps);
+    }, p.tickSteps, p.appsBeforeWrite);
     this.clients = new ClientModel({
       random: this.random,
       stamp: () => ++this.clock,
@@ -123,6 +123,7 @@ class SimRun {
       },
       readServed: (node, context) => this.clients.onReadServed(node, context),
       statusSeen: (_node, st) => this.cluster.noteStatus(st),
+      crashBeforeWrite: () => this.faults.crashBeforeWrite(),
     };
   }
 
@@ -155,7 +156,7 @@ class SimRun {
     this.cluster.deliver();
     this.cluster.tick();
     this.clients.step(step, issuing);
-    this.cluster.processAll();
+    this.cluster.processAll(() => this.faults.downSteps());
     this.checkCommits();
   }
 
