@@ -3,7 +3,7 @@
 // by the property it breaks, and the failing seed replays the same violation from its number.
 import assert from 'node:assert/strict';
 import type { RaftBug } from '../../../src/raft/core/types';
-import { CI_SEEDS, runSeed, type RunResult } from './sim-run';
+import { CI_SEEDS, runSeed, type RunOptions, type RunResult } from './sim-run';
 
 /** Each bug, and what the simulator must report when it bites. */
 const BUGS: readonly { bug: RaftBug; breaks: string; report: RegExp }[] = [
@@ -34,14 +34,20 @@ const BUGS: readonly { bug: RaftBug; breaks: string; report: RegExp }[] = [
   },
 ];
 
-/** The first seed in [0, CI_SEEDS) whose run reports a violation with `bug` on. */
-function firstCaught(bug: RaftBug): RunResult | null {
+/** The first seed in [0, CI_SEEDS) whose run reports a violation (matching `report`, if given) with `bug` on. */
+function firstCaught(bug: RaftBug, options: RunOptions = {}, report?: RegExp): RunResult | null {
   for (let seed = 0; seed < CI_SEEDS; seed++) {
-    const r = runSeed(seed, { bugs: [bug] });
-    if (r.violation !== null) return r;
+    const r = runSeed(seed, { ...options, bugs: [bug] });
+    if (r.violation !== null && (report === undefined || report.test(r.violation))) return r;
   }
   return null;
 }
+
+/** Bugs the Ready contract checks catch at once, and the paper property each goes on to break when those checks are off. */
+const DEEPER: readonly { bug: RaftBug; breaks: string; report: RegExp }[] = [
+  { bug: 'voteWithoutPersist', breaks: 'election safety: two leaders in one term', report: /^two leaders in term \d+/ },
+  { bug: 'applyBeforeCommit', breaks: 'state machine safety: two nodes apply different entries at one index', report: /but index \d+ was applied as term/ },
+];
 
 describe('Raft simulator: each deliberate core bug is caught within the seeds CI runs', function () {
   this.timeout(600_000);
@@ -55,6 +61,16 @@ describe('Raft simulator: each deliberate core bug is caught within the seeds CI
       assert.equal(runSeed(r.seed, { bugs: [bug] }).violation, r.violation);
       assert.equal(runSeed(r.seed).violation, null, `seed ${r.seed} fails even without ${bug}`);
       this.test!.title += ` (caught at seed ${r.seed})`;
+    });
+  }
+
+  for (const { bug, breaks, report } of DEEPER) {
+    it(`${bug}, with only the paper's properties checking (Ready contract checks off): breaks ${breaks}`, function () {
+      const paperOnly: RunOptions = { contractChecks: false };
+      const r = firstCaught(bug, paperOnly, report);
+      assert.ok(r !== null, `with the contract checks off, ${bug} never broke ${breaks} in seeds 0..${CI_SEEDS - 1}`);
+      assert.equal(runSeed(r.seed, { ...paperOnly, bugs: [bug] }).violation, r.violation);
+      this.test!.title += ` (at seed ${r.seed})`;
     });
   }
 });

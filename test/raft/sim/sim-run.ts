@@ -29,6 +29,8 @@ export interface RunOptions {
   readonly steps?: number;
   /** Deliberate core bugs to switch on (test only). */
   readonly bugs?: readonly RaftBug[];
+  /** Check the Ready contract step by step too (default true); false leaves only the paper's properties. */
+  readonly contractChecks?: boolean;
   /** Receives every trace line as it happens (--verbose). */
   readonly echo?: (line: string) => void;
 }
@@ -68,7 +70,7 @@ class SimRun {
   readonly random: SeededRandom;
   readonly profile: SimProfile;
   readonly trace: SimTrace;
-  private readonly invariants = new Invariants();
+  private readonly invariants: Invariants;
   private readonly network: SimNetwork;
   private readonly cluster: SimCluster;
   private readonly clients: ClientModel;
@@ -81,6 +83,7 @@ class SimRun {
 
   constructor(readonly seed: number, options: RunOptions) {
     this.random = new SeededRandom(seed);
+    this.invariants = new Invariants(options.contractChecks ?? true);
     this.profile = drawProfile(this.random);
     this.trace = new SimTrace(options.echo ?? null);
     const p = this.profile;
