@@ -122,6 +122,15 @@ async function killUntilEmpty(list: () => number[]): Promise<void> {
   }
 }
 
+function trySet(file: string, value: string): boolean {
+  try {
+    fs.writeFileSync(file, value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function rmdirRetry(dir: string): void {
   for (let i = 0; ; i++) {
     try {
@@ -197,22 +206,15 @@ class CgroupV1 implements Cgroup {
   async killAll(): Promise<void> {
     // Freeze first so that a fork bomb cannot outrun the killing, then kill and thaw.
     const freezer = this.file('freezer', 'freezer.state');
-    try {
-      fs.writeFileSync(freezer, 'FROZEN');
-      for (const pid of this.pids()) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }
-    } finally {
+    const frozen = trySet(freezer, 'FROZEN');
+    for (const pid of this.pids()) {
       try {
-        fs.writeFileSync(freezer, 'THAWED');
+        process.kill(pid, 'SIGKILL');
       } catch {
-        /* cgroup gone */
+        /* gone */
       }
     }
+    if (frozen) trySet(freezer, 'THAWED');
     await killUntilEmpty(() => this.pids());
   }
 

@@ -342,12 +342,16 @@ export class ContainerRuntime {
 
   /** Cgroups under our parent that belong to no running container (a crash mid-start) are killed and removed. */
   private async removeStrayCgroups(): Promise<void> {
-    const base = this.layout.version === 1 ? path.join(this.layout.root, 'memory', this.cgroupParent) : path.join(this.layout.root, this.cgroupParent);
-    let names: string[] = [];
-    try {
-      names = fs.readdirSync(base, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
-    } catch {
-      return;
+    const bases = this.layout.version === 1
+      ? ['memory', 'cpu', 'cpuacct', 'pids', 'freezer'].map((c) => path.join(this.layout.root, c, this.cgroupParent))
+      : [path.join(this.layout.root, this.cgroupParent)];
+    const names = new Set<string>();
+    for (const base of bases) {
+      try {
+        for (const e of fs.readdirSync(base, { withFileTypes: true })) if (e.isDirectory()) names.add(e.name);
+      } catch {
+        /* controller not mounted or parent not made yet */
+      }
     }
     for (const name of names) {
       if (this.states.get(name)?.status === 'running') continue;
