@@ -161,7 +161,7 @@ export class ContainerRuntime {
       const monitor = this.monitors.get(id);
       if (monitor) {
         if (monitor.exitCode !== null || monitor.signalCode !== null) resolve();
-        else monitor.once('exit', () => resolve());
+        else monitor.once('exit', () => { if (!this.closed) resolve(); });
         return;
       }
       // Re-attached: the monitor is not our child, so look for its exit file or its end.

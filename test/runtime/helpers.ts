@@ -37,6 +37,20 @@ export function busyboxLayer(): string {
   return dir;
 }
 
+let udpLayer: string | undefined;
+
+/** A second layer holding /bin/udp-recv, compiled from fixtures/udp-recv.c (busybox has no UDP server). */
+export function udpRecvLayer(): string {
+  if (udpLayer) return udpLayer;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-udp-layer-'));
+  fs.mkdirSync(path.join(dir, 'bin'));
+  const src = path.resolve(__dirname, '../../../test/runtime/fixtures/udp-recv.c');
+  execFileSync('cc', ['-static', '-O2', '-o', path.join(dir, 'bin', 'udp-recv'), src]);
+  udpLayer = dir;
+  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
 /** A fresh data root and cgroup parent for one test file. */
 export interface TestEnv {
   root: string;
