@@ -57,7 +57,9 @@ export function validateLimits(l: ResourceLimits): void {
   check('pidsLimit', l.pidsLimit, 1);
 }
 
-const v1Controllers = ['memory', 'cpu', 'cpuacct', 'pids', 'freezer'] as const;
+// No freezer: SIGKILL to the container's PID 1 ends its whole PID namespace, and each
+// hierarchy joined costs an RCU grace period at start.
+const v1Controllers = ['memory', 'cpu', 'cpuacct', 'pids'] as const;
 
 /** Which cgroup layout this host has, found by looking at /sys/fs/cgroup. */
 export type CgroupLayout = { version: 1; root: string } | { version: 2; root: string };
@@ -119,15 +121,6 @@ async function killUntilEmpty(list: () => number[]): Promise<void> {
       }
     }
     await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-function trySet(file: string, value: string): boolean {
-  try {
-    fs.writeFileSync(file, value);
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -204,17 +197,6 @@ class CgroupV1 implements Cgroup {
   }
 
   async killAll(): Promise<void> {
-    // Freeze first so that a fork bomb cannot outrun the killing, then kill and thaw.
-    const freezer = this.file('freezer', 'freezer.state');
-    const frozen = trySet(freezer, 'FROZEN');
-    for (const pid of this.pids()) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-    if (frozen) trySet(freezer, 'THAWED');
     await killUntilEmpty(() => this.pids());
   }
 

@@ -40,6 +40,7 @@ export class ContainerRuntime {
   private readonly exits = new Map<string, Promise<ContainerState>>();
   private readonly cgroups = new Map<string, Cgroup>();
   private readonly teardowns = new Map<string, Promise<void>>();
+  private readonly deletes = new Set<Promise<void>>();
   private readonly timers = new Set<{ cancel(): void }>();
   private readonly shimPath: string;
   private readonly layout: CgroupLayout;
@@ -151,7 +152,14 @@ export class ContainerRuntime {
     const st = this.states.get(id)!;
     if (st.status === 'exited') return st;
     if (st.status === 'created') throw new FailedPreconditionError(`container ${id} has not been started`);
-    return this.watchExit(id);
+    // The monitor is unref'd so that a detached container does not keep Node alive; a waiter does.
+    const monitor = this.monitors.get(id);
+    monitor?.ref();
+    try {
+      return await this.watchExit(id);
+    } finally {
+      monitor?.unref();
+    }
   }
 
   private watchExit(id: string): Promise<ContainerState> {
@@ -268,7 +276,13 @@ export class ContainerRuntime {
       await this.stop(id, 0);
     }
     await this.teardowns.get(id);
-    fs.rmSync(this.paths(id).dir, { recursive: true, force: true });
+    // Renaming is one metadata write; the unlinks (several ms on a busy disk) go to the
+    // background, and the next open finishes any a crash interrupted.
+    const trash = path.join(this.opts.root, 'trash');
+    fs.mkdirSync(trash, { recursive: true });
+    const gone = path.join(trash, id);
+    fs.renameSync(this.paths(id).dir, gone);
+    this.trackDelete(gone);
     this.states.delete(id);
     this.configs.delete(id);
     this.exits.delete(id);
@@ -300,9 +314,15 @@ export class ContainerRuntime {
     return readLogs(this.paths(id).log, config.logMaxFiles ?? 2, opts, () => this.states.get(id)?.status !== 'running');
   }
 
-  /** Waits for background network teardowns; tests call it before checking that nothing is left. */
+  private trackDelete(dir: string): void {
+    const p = fs.promises.rm(dir, { recursive: true, force: true }).catch(() => { /* retried at the next open */ });
+    this.deletes.add(p);
+    void p.finally(() => this.deletes.delete(p));
+  }
+
+  /** Waits for background teardowns and deletions; tests call it before checking that nothing is left. */
   async settle(): Promise<void> {
-    await Promise.all([...this.teardowns.values()]);
+    await Promise.all([...this.teardowns.values(), ...this.deletes]);
   }
 
   /** Forgets this runtime's watchers without touching any container (they keep running). */
@@ -314,6 +334,8 @@ export class ContainerRuntime {
 
   private async recover(): Promise<void> {
     const dir = path.join(this.opts.root, 'containers');
+    const trash = path.join(this.opts.root, 'trash');
+    if (fs.existsSync(trash)) for (const t of fs.readdirSync(trash)) this.trackDelete(path.join(trash, t));
     const live = new Map<string, NetworkAttachment>();
     for (const id of fs.readdirSync(dir)) {
       const p = this.paths(id);

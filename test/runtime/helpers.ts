@@ -114,7 +114,9 @@ export function leftovers(env: TestEnv): string[] {
       if (cmd.includes('shoal-shim') && cmd.includes(env.root)) found.push(`process ${pid}: ${cmd.replace(/\0/g, ' ')}`);
     } catch { /* gone */ }
   }
-  const containers = path.join(env.root, 'containers');
-  if (fs.existsSync(containers) && fs.readdirSync(containers).length > 0) found.push(`dirs: ${fs.readdirSync(containers).join(', ')}`);
+  for (const sub of ['containers', 'trash']) {
+    const d = path.join(env.root, sub);
+    if (fs.existsSync(d) && fs.readdirSync(d).length > 0) found.push(`${sub}: ${fs.readdirSync(d).join(', ')}`);
+  }
   return found;
 }

@@ -148,6 +148,7 @@ describe('runtime: isolation (namespaces, rootfs, privileges)', function () {
 
   it('leaves no mount, cgroup, process or directory behind after remove', async () => {
     for (const c of rt.list()) await rt.remove(c.id, { force: true });
+    await rt.settle();
     assert.deepEqual(leftovers(env), []);
   });
 });

@@ -145,6 +145,7 @@ describe('runtime: stop, logs, exit status, restart of the runtime', function ()
 
   it('leaves no mount, cgroup, process or directory behind', async () => {
     for (const c of rt.list()) await rt.remove(c.id, { force: true });
+    await rt.settle();
     assert.deepEqual(leftovers(env), []);
   });
 });

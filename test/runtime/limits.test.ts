@@ -69,6 +69,7 @@ describe('runtime: cgroup limits', function () {
 
   it('leaves no cgroup or process behind', async () => {
     for (const c of rt.list()) await rt.remove(c.id, { force: true });
+    await rt.settle();
     assert.deepEqual(leftovers(env), []);
   });
 });

@@ -399,13 +399,6 @@ static void loopback_up(void) {
 
 /* ---- the container's first process --------------------------------------------------------- */
 
-static void write_str(int errfd, const char *path, const char *s) {
-  int fd = open(path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) fail(errfd, path);
-  if (write(fd, s, strlen(s)) < 0) fail(errfd, path);
-  close(fd);
-}
-
 /* A minimal init: forwards signals to the command and reaps every orphan until the command ends. */
 static void run_init(pid_t main_pid) {
   sigset_t all;
@@ -426,15 +419,15 @@ static void run_init(pid_t main_pid) {
 }
 
 static void child_main(int syncfd, int errfd, int outfd, int errout) {
-  /* Join the cgroup first, so that nothing of the image runs outside its limits. */
-  for (int i = 0; i < S.ncgroups; i++) write_str(errfd, S.cgroups[i], "0");
-  if (unshare(CLONE_NEWCGROUP) != 0) fail(errfd, "unshare cgroup ns");
   if (S.hostname && sethostname(S.hostname, strlen(S.hostname)) != 0) fail(errfd, "sethostname");
   setup_rootfs(errfd);
   if (strcmp(S.netns, "host") != 0) loopback_up();
+  /* "go" comes once the monitor has moved us into the cgroup (and Node has plugged the
+   * network in): nothing of the image runs outside its limits. */
   char go;
   if (read(syncfd, &go, 1) != 1) _exit(126);
   close(syncfd);
+  if (unshare(CLONE_NEWCGROUP) != 0) fail(errfd, "unshare cgroup ns");
 
   int nul = open("/dev/null", O_RDONLY);
   if (nul < 0 || dup2(nul, 0) < 0 || dup2(outfd, 1) < 0 || dup2(errout, 2) < 0) fail(errfd, "stdio");
@@ -563,8 +556,8 @@ static void write_exit(int status) {
   snprintf(path, sizeof path, "%s/exit", state_dir);
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return;
+  /* No fsync: the file must survive a crash of shoald, not a power loss (no container would). */
   if (write(fd, buf, (size_t)n) != n) { close(fd); return; }
-  fsync(fd);
   close(fd);
   rename(tmp, path);
 }
@@ -643,6 +636,22 @@ int main(int argc, char **argv) {
   char msg[128];
   int n = snprintf(msg, sizeof msg, "pid %d\n", child);
   if (write(1, msg, (size_t)n) != n) { kill(child, SIGKILL); return 1; }
+  /* Moving a task between v1 cgroups waits for an RCU grace period per hierarchy (ms each):
+   * we do it here, while the child builds its root filesystem, not in the child before. */
+  char pidstr[32];
+  snprintf(pidstr, sizeof pidstr, "%d", child);
+  for (int i = 0; i < S.ncgroups; i++) {
+    int fd = open(S.cgroups[i], O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, pidstr, strlen(pidstr)) < 0) {
+      int e = errno;
+      kill(child, SIGKILL);
+      waitpid(child, NULL, 0);
+      n = snprintf(msg, sizeof msg, "err join cgroup %s: %s\n", S.cgroups[i], strerror(e));
+      if (write(1, msg, (size_t)n) < 0) { /* Node is gone */ }
+      return 1;
+    }
+    close(fd);
+  }
   char go;
   if (read(0, &go, 1) != 1) { kill(child, SIGKILL); waitpid(child, NULL, 0); return 1; }
   if (write(sync[1], "g", 1) != 1) { /* the child died; its error comes on ex */ }
