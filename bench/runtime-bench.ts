@@ -66,7 +66,7 @@ async function main(): Promise<void> {
     await hundred(rt, layer);
   } finally {
     for (const c of rt.list()) await rt.remove(c.id, { force: true });
-    rt.close();
+    rt.close({ stopShimServer: true });
     for (const c of ['memory', 'cpu', 'cpuacct', 'pids', 'freezer', '']) {
       try { fs.rmdirSync(path.join('/sys/fs/cgroup', c, cgroupParent)); } catch { /* not there */ }
     }

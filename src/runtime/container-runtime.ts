@@ -1,4 +1,3 @@
-import { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Clock, systemClock } from '../types/clock';
@@ -9,7 +8,7 @@ import { ContainerConfig, CreateOptions, defaultStopGraceMs, signalNumber, valid
 import { LogEntry, LogOptions, readLogs } from './container-logs';
 import { ContainerInfo, ContainerPaths, ContainerState, NetworkAttachment, readExitFile, writeJsonAtomic } from './container-state';
 import { ContainerNetwork } from './network-types';
-import { defaultShimPath, startShim } from './shim-process';
+import { defaultShimPath, ShimHandle, ShimServer, startShim } from './shim-process';
 import { encodeShimSpec, volumeDataDir } from './shim-spec';
 
 /** How a runtime is set up: everything comes in as arguments (DESIGN.md §2). */
@@ -26,6 +25,8 @@ export interface RuntimeOptions {
   random?: Random;
   /** How often a re-attached container (not our child) is checked for exit. */
   pollMs?: number;
+  /** Start containers through the per-node shim server (default) or by spawning the shim from Node. */
+  useShimServer?: boolean;
 }
 
 /**
@@ -36,7 +37,7 @@ export interface RuntimeOptions {
 export class ContainerRuntime {
   private readonly states = new Map<string, ContainerState>();
   private readonly configs = new Map<string, ContainerConfig>();
-  private readonly monitors = new Map<string, ChildProcess>();
+  private readonly monitors = new Map<string, ShimHandle>();
   private readonly exits = new Map<string, Promise<ContainerState>>();
   private readonly cgroups = new Map<string, Cgroup>();
   private readonly teardowns = new Map<string, Promise<void>>();
@@ -47,6 +48,7 @@ export class ContainerRuntime {
   private readonly cgroupParent: string;
   private readonly clock: Clock;
   private readonly random: Random;
+  private readonly server: ShimServer | undefined;
   private closed = false;
 
   private constructor(private readonly opts: RuntimeOptions) {
@@ -55,6 +57,7 @@ export class ContainerRuntime {
     this.cgroupParent = opts.cgroupParent ?? 'shoal';
     this.clock = opts.clock ?? systemClock;
     this.random = opts.random ?? systemRandom;
+    this.server = opts.useShimServer === false ? undefined : new ShimServer(this.shimPath, path.join(opts.root, 'shim.sock'));
   }
 
   /** Opens the runtime over its data root, re-attaching to running containers and cleaning up after dead ones. */
@@ -131,12 +134,12 @@ export class ContainerRuntime {
       fs.rmSync(p.exit, { force: true }); // from an earlier failed start
       fs.writeFileSync(p.spec, encodeShimSpec(p, st.layerDirs, config, cg.procsFiles));
       const net = this.opts.network;
-      const handle = await startShim(this.shimPath, p.dir, async (pid) => {
+      const handle = await startShim(this.shimPath, this.server, p.dir, async (pid) => {
         if (attachment.mode === 'bridge') await net!.attach(id, pid, attachment);
       });
       this.cgroups.set(id, cg);
-      this.monitors.set(id, handle.monitor);
-      this.save({ ...st, status: 'running', pid: handle.pid, monitorPid: handle.monitor.pid!, startedAt: new Date().toISOString(), network: attachment });
+      this.monitors.set(id, handle);
+      this.save({ ...st, status: 'running', pid: handle.pid, monitorPid: handle.monitorPid, startedAt: new Date().toISOString(), network: attachment });
       void this.watchExit(id);
     } catch (err) {
       await cg.killAll();
@@ -168,8 +171,7 @@ export class ContainerRuntime {
     p = new Promise<void>((resolve) => {
       const monitor = this.monitors.get(id);
       if (monitor) {
-        if (monitor.exitCode !== null || monitor.signalCode !== null) resolve();
-        else monitor.once('exit', () => { if (!this.closed) resolve(); });
+        void monitor.exited.then(() => { if (!this.closed) resolve(); });
         return;
       }
       // Re-attached: the monitor is not our child, so look for its exit file or its end.
@@ -325,8 +327,12 @@ export class ContainerRuntime {
     await Promise.all([...this.teardowns.values(), ...this.deletes]);
   }
 
-  /** Forgets this runtime's watchers without touching any container (they keep running). */
-  close(): void {
+  /**
+   * Forgets this runtime's watchers without touching any container (they keep running);
+   * with stopShimServer also ends the per-node shim server (tests, uninstall).
+   */
+  close(opts: { stopShimServer?: boolean } = {}): void {
+    if (opts.stopShimServer) this.server?.stop();
     this.closed = true;
     for (const t of this.timers) t.cancel();
     this.timers.clear();

@@ -120,3 +120,9 @@ export function leftovers(env: TestEnv): string[] {
   }
   return found;
 }
+
+/** Resolves once the container has printed this line; throws if it ends first. */
+export async function waitForLine(rt: ContainerRuntime, id: string, line: string): Promise<void> {
+  for await (const e of rt.logs(id, { follow: true, pollMs: 10 })) if (e.line === line) return;
+  throw new Error(`container ended before printing ${line}`);
+}

@@ -3,7 +3,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ContainerRuntime } from '../../src/runtime/container-runtime';
-import { busyboxLayer, leftovers, runToEnd, testEnv, TestEnv } from './helpers';
+import { busyboxLayer, leftovers, runToEnd, testEnv, TestEnv, waitForLine } from './helpers';
 
 function hashTree(dir: string): string {
   const h = crypto.createHash('sha256');
@@ -32,7 +32,7 @@ describe('runtime: isolation (namespaces, rootfs, privileges)', function () {
 
   after(async () => {
     for (const c of rt.list()) await rt.remove(c.id, { force: true });
-    rt.close();
+    rt.close({ stopShimServer: true });
     env.cleanup();
   });
 
@@ -128,8 +128,9 @@ describe('runtime: isolation (namespaces, rootfs, privileges)', function () {
   });
 
   it('with init, PID 1 reaps orphans and forwards signals to the command', async () => {
-    const id = await rt.create({ layerDirs: [busyboxLayer()], config: { network: 'none', init: true, cmd: ['sh', '-c', 'trap "echo term; exit 3" TERM; (sleep 0.05 &); echo pid $$; while :; do sleep 0.05; done'] } });
+    const id = await rt.create({ layerDirs: [busyboxLayer()], config: { network: 'none', init: true, cmd: ['sh', '-c', 'trap "echo term; exit 3" TERM; (sleep 0.05 &); echo pid $$; echo ready; while :; do sleep 0.05; done'] } });
     await rt.start(id);
+    await waitForLine(rt, id, 'ready');
     const st = await rt.stop(id, 5000);
     assert.equal(st.exitCode, 3);
     const lines: string[] = [];
@@ -149,6 +150,7 @@ describe('runtime: isolation (namespaces, rootfs, privileges)', function () {
   it('leaves no mount, cgroup, process or directory behind after remove', async () => {
     for (const c of rt.list()) await rt.remove(c.id, { force: true });
     await rt.settle();
+    rt.close({ stopShimServer: true });
     assert.deepEqual(leftovers(env), []);
   });
 });

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { detectCgroupLayout } from '../../src/runtime/cgroups';
 import { ContainerRuntime } from '../../src/runtime/container-runtime';
-import { busyboxLayer, leftovers, output, runToEnd, testEnv, TestEnv } from './helpers';
+import { busyboxLayer, leftovers, output, runToEnd, testEnv, TestEnv, waitForLine } from './helpers';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -19,7 +19,7 @@ describe('runtime: stop, logs, exit status, restart of the runtime', function ()
 
   after(async () => {
     for (const c of rt.list()) await rt.remove(c.id, { force: true });
-    rt.close();
+    rt.close({ stopShimServer: true });
     env.cleanup();
   });
 
@@ -116,11 +116,34 @@ describe('runtime: stop, logs, exit status, restart of the runtime', function ()
     assert.ok(out.length > 3 && out.at(-1) === 'bye', 'logs kept being written while no runtime ran');
   });
 
+  it('containers outlive the shim server, and a new server is started on demand', async () => {
+    const id = await rt.create({ layerDirs: [busyboxLayer()], config: { network: 'none', cmd: ['sh', '-c', 'trap "exit 4" TERM; while :; do sleep 0.05; done'] } });
+    await rt.start(id);
+    rt.close({ stopShimServer: true });
+    await sleep(100);
+    rt = await env.open();
+    assert.equal(rt.inspect(id).status, 'running');
+    const { state } = await runToEnd(rt, { cmd: ['true'] });
+    assert.equal(state.exitCode, 0);
+    assert.equal((await rt.stop(id, 5000)).exitCode, 4);
+  });
+
+  it('starts containers without the server too, by spawning the shim from Node', async () => {
+    const spawned = await env.open({ useShimServer: false });
+    try {
+      const { state, out } = await runToEnd(spawned, { cmd: ['sh', '-c', 'echo $$'] });
+      assert.equal(state.exitCode, 0);
+      assert.deepEqual(out, ['1']);
+    } finally {
+      spawned.close();
+    }
+  });
+
   it('a container that ended while no runtime ran is finalized at the next open, and stray cgroups are removed', async () => {
     const id = await rt.create({ layerDirs: [busyboxLayer()], config: { network: 'none', cmd: ['sleep', '100'] } });
     await rt.start(id);
     const pid = rt.inspect(id).pid!;
-    rt.close();
+    rt.close({ stopShimServer: true });
     process.kill(pid, 'SIGKILL');
     // A crash mid-start leaves a cgroup that belongs to no container.
     const layout = detectCgroupLayout();
@@ -146,11 +169,7 @@ describe('runtime: stop, logs, exit status, restart of the runtime', function ()
   it('leaves no mount, cgroup, process or directory behind', async () => {
     for (const c of rt.list()) await rt.remove(c.id, { force: true });
     await rt.settle();
+    rt.close({ stopShimServer: true });
     assert.deepEqual(leftovers(env), []);
   });
 });
-
-async function waitForLine(rt: ContainerRuntime, id: string, line: string): Promise<void> {
-  for await (const e of rt.logs(id, { follow: true, pollMs: 10 })) if (e.line === line) return;
-  throw new Error(`container ended before printing ${line}`);
-}

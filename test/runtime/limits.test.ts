@@ -17,7 +17,7 @@ describe('runtime: cgroup limits', function () {
 
   after(async () => {
     for (const c of rt.list()) await rt.remove(c.id, { force: true });
-    rt.close();
+    rt.close({ stopShimServer: true });
     env.cleanup();
   });
 
@@ -70,6 +70,7 @@ describe('runtime: cgroup limits', function () {
   it('leaves no cgroup or process behind', async () => {
     for (const c of rt.list()) await rt.remove(c.id, { force: true });
     await rt.settle();
+    rt.close({ stopShimServer: true });
     assert.deepEqual(leftovers(env), []);
   });
 });

@@ -45,7 +45,7 @@ describe('runtime: bridge networking, published ports, none and host modes', fun
     if (rt) {
       for (const c of rt.list()) await rt.remove(c.id, { force: true });
       await rt.settle();
-      rt.close();
+      rt.close({ stopShimServer: true });
     }
     await bridge?.destroy();
     env?.cleanup();
@@ -97,7 +97,7 @@ describe('runtime: bridge networking, published ports, none and host modes', fun
     const id = await rt.create({ layerDirs: [busyboxLayer()], config: { cmd: ['sleep', '100'], ports: [{ hostPort: hostPort + 3, containerPort: 80, protocol: 'tcp' }] } });
     await rt.start(id);
     const pid = rt.inspect(id).pid!;
-    rt.close();
+    rt.close({ stopShimServer: true });
     // The daemon "crashes": no teardown runs; the container dies while it is down.
     process.kill(pid, 'SIGKILL');
     await sleep(200);
@@ -137,6 +137,7 @@ describe('runtime: bridge networking, published ports, none and host modes', fun
   it('leaves no veth or port rule behind once the containers are removed', async () => {
     for (const c of rt.list()) await rt.remove(c.id, { force: true });
     await rt.settle();
+    rt.close({ stopShimServer: true });
     assert.deepEqual(leftovers(env), []);
     const links = await runCommand('ip', ['-o', 'link', 'show', 'master', bridge.name]);
     assert.equal(links.trim(), '');

@@ -41,6 +41,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,6 +78,7 @@ struct spec {
 };
 
 static struct spec S;
+static int serve(const char *self, const char *sock_path);
 static const char *state_dir;
 
 static void fail(int fd, const char *what) {
@@ -432,9 +434,9 @@ static void child_main(int syncfd, int errfd, int outfd, int errout) {
   int nul = open("/dev/null", O_RDONLY);
   if (nul < 0 || dup2(nul, 0) < 0 || dup2(outfd, 1) < 0 || dup2(errout, 2) < 0) fail(errfd, "stdio");
   /* Close everything but stdio and the exec-error pipe (close-on-exec). */
-  for (int fd = 3; fd < 1024; fd++) if (fd != errfd) close(fd);
   if (fcntl(errfd, F_SETFD, FD_CLOEXEC) != 0) fail(errfd, "cloexec");
-  syscall(SYS_close_range, 1024, ~0U, 0);
+  if (errfd > 3 && syscall(SYS_close_range, 3, errfd - 1, 0) != 0) fail(errfd, "close_range");
+  if (syscall(SYS_close_range, errfd + 1, ~0U, 0) != 0) fail(errfd, "close_range");
 
   drop_bounding_set(errfd);
   if (setgroups((size_t)S.ngroups, S.groups) != 0) fail(errfd, "setgroups");
@@ -596,8 +598,15 @@ static void monitor(pid_t child, int outr, int errr) {
 }
 
 int main(int argc, char **argv) {
+  if (argc == 3 && strcmp(argv[1], "serve") == 0) {
+    static char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) { perror("readlink /proc/self/exe"); return 1; }
+    self[n] = 0;
+    return serve(self, argv[2]);
+  }
   if (argc != 2) {
-    fprintf(stderr, "usage: shoal-shim <state-dir>\n");
+    fprintf(stderr, "usage: shoal-shim <state-dir> | shoal-shim serve <socket>\n");
     return 2;
   }
   state_dir = argv[1];
@@ -634,7 +643,7 @@ int main(int argc, char **argv) {
   close(sync[0]); close(ex[1]); close(out[1]); close(errp[1]);
 
   char msg[128];
-  int n = snprintf(msg, sizeof msg, "pid %d\n", child);
+  int n = snprintf(msg, sizeof msg, "pid %d %d\n", child, getpid());
   if (write(1, msg, (size_t)n) != n) { kill(child, SIGKILL); return 1; }
   /* Moving a task between v1 cgroups waits for an RCU grace period per hierarchy (ms each):
    * we do it here, while the child builds its root filesystem, not in the child before. */
@@ -665,10 +674,70 @@ int main(int argc, char **argv) {
     why[r] = 0;
     if (write(1, why, (size_t)r) < 0) { /* Node is gone; the exit file still tells */ }
   } else if (write(1, "ok\n", 3) < 0) { /* as above */ }
-  /* From here on nothing ties us to Node: drop its pipes and stay alone. */
+  /* Keep our stdout (Node's pipe or socket) open but silent: Node learns that the container
+   * is over when it reads EOF there, which happens when we exit, after the exit file is
+   * written. If Node goes away first nothing is ever written to it, so no SIGPIPE. */
+  int keep = fcntl(1, F_DUPFD_CLOEXEC, 3);
+  (void)keep;
   int nul = open("/dev/null", O_RDWR);
   dup2(nul, 0); dup2(nul, 1); dup2(nul, 2);
   if (nul > 2) close(nul);
   monitor(child, out[0], errp[0]);
   return 0;
+}
+
+/* ---- the per-node server ------------------------------------------------------------------- */
+
+/*
+ * shoal-shim serve <socket>: a long-lived process that starts monitors for Node. Forking and
+ * exec'ing this small static binary costs a fraction of Node's spawn of the same (which must
+ * copy the page tables of a big heap), and the server outlives restarts of the daemon. Each
+ * connection carries one start: "<state-dir>\n", then the usual handshake on the same socket,
+ * which the monitor keeps open until it exits.
+ */
+static int serve(const char *self, const char *sock_path) {
+  struct sockaddr_un addr;
+  if (strlen(sock_path) >= sizeof addr.sun_path) { fprintf(stderr, "socket path too long\n"); return 2; }
+  memset(&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  strcpy(addr.sun_path, sock_path);
+  int ls = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  unlink(sock_path);
+  if (ls < 0 || bind(ls, (struct sockaddr *)&addr, sizeof addr) != 0 || chmod(sock_path, 0600) != 0 || listen(ls, 256) != 0) {
+    perror("shoal-shim serve");
+    return 1;
+  }
+  signal(SIGCHLD, SIG_IGN); /* monitors are reaped by the kernel */
+  signal(SIGPIPE, SIG_IGN);
+  if (write(1, "ready\n", 6) < 0) { /* started without a pipe: fine */ }
+  int nul = open("/dev/null", O_RDWR);
+  dup2(nul, 0); dup2(nul, 1); dup2(nul, 2);
+  for (;;) {
+    int c = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+    if (c < 0) continue;
+    char dir[4097];
+    size_t n = 0;
+    /* Node sends the line and then waits for our answer, so nothing follows it: read freely. */
+    while (n < sizeof dir - 1 && (n == 0 || dir[n - 1] != '\n')) {
+      ssize_t r = read(c, dir + n, sizeof dir - 1 - n);
+      if (r <= 0) break;
+      n += (size_t)r;
+    }
+    if (n > 0 && dir[n - 1] == '\n') n--;
+    else n = 0;
+    dir[n] = 0;
+    if (n == 0 || dir[0] != '/') { close(c); continue; }
+    pid_t p = fork();
+    if (p == 0) {
+      signal(SIGCHLD, SIG_DFL);
+      signal(SIGPIPE, SIG_DFL);
+      setsid();
+      dup2(c, 0);
+      dup2(c, 1);
+      char *args[] = { (char *)self, dir, NULL };
+      execv(self, args);
+      _exit(127);
+    }
+    close(c);
+  }
 }
