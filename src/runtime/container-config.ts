@@ -26,6 +26,8 @@ export interface ContainerConfig {
   /** KEY=VALUE pairs. PATH defaults to Docker's default when absent. */
   env?: string[];
   workingDir?: string;
+  /** Docker's --user: name, uid, name:group or uid:gid, looked up in the image; overrides uid/gid. */
+  user?: string;
   /** Numeric user, group and supplementary groups (0 = root). */
   uid?: number;
   gid?: number;
@@ -97,6 +99,7 @@ export function validateCreate(opts: CreateOptions): void {
   }
   if ((c.env ?? []).length > 200) bad('config.env has more than 200 entries');
   if (c.workingDir !== undefined) { plain('config.workingDir', c.workingDir); if (!path.isAbsolute(c.workingDir)) bad(`config.workingDir must be absolute, got ${JSON.stringify(c.workingDir)}`); }
+  if (c.user !== undefined && (typeof c.user !== 'string' || !/^[a-zA-Z0-9_.-]+(:[a-zA-Z0-9_.-]+)?$/.test(c.user))) bad(`config.user must be name, uid, name:group or uid:gid, got ${JSON.stringify(c.user)}`);
   checkId('config.uid', c.uid);
   checkId('config.gid', c.gid);
   (c.groups ?? []).forEach((g) => checkId('config.groups', g));

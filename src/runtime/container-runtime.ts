@@ -10,6 +10,7 @@ import { ContainerInfo, ContainerPaths, ContainerState, NetworkAttachment, readE
 import { ContainerNetwork } from './network-types';
 import { defaultShimPath, ShimHandle, ShimServer, startShim } from './shim-process';
 import { encodeShimSpec, volumeDataDir } from './shim-spec';
+import { ResolvedUser, resolveUser } from './user-lookup';
 
 /** How a runtime is set up: everything comes in as arguments (DESIGN.md §2). */
 export interface RuntimeOptions {
@@ -132,7 +133,9 @@ export class ContainerRuntime {
         attachment = await this.opts.network.reserve(id, config.ports ?? []);
       }
       fs.rmSync(p.exit, { force: true }); // from an earlier failed start
-      fs.writeFileSync(p.spec, encodeShimSpec(p, st.layerDirs, config, cg.procsFiles));
+      const ids: Partial<ResolvedUser> = config.user === undefined ? {} : resolveUser(st.layerDirs, config.user);
+      const resolved = { ...config, ...ids, groups: [...(ids.groups ?? []), ...(config.groups ?? [])] };
+      fs.writeFileSync(p.spec, encodeShimSpec(p, st.layerDirs, resolved, cg.procsFiles));
       const net = this.opts.network;
       const handle = await startShim(this.shimPath, this.server, p.dir, async (pid) => {
         if (attachment.mode === 'bridge') await net!.attach(id, pid, attachment);

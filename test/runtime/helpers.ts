@@ -31,7 +31,7 @@ export function busyboxLayer(): string {
   for (const d of ['etc', 'tmp', 'root', 'proc', 'sys', 'dev']) fs.mkdirSync(path.join(dir, d));
   fs.chmodSync(path.join(dir, 'tmp'), 0o1777);
   fs.writeFileSync(path.join(dir, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n');
-  fs.writeFileSync(path.join(dir, 'etc', 'group'), 'root:x:0:\nnogroup:x:65534:\n');
+  fs.writeFileSync(path.join(dir, 'etc', 'group'), 'root:x:0:\nusers:x:100:nobody\nnogroup:x:65534:\n');
   layer = dir;
   process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   return dir;

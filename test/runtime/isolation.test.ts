@@ -95,6 +95,15 @@ describe('runtime: isolation (namespaces, rootfs, privileges)', function () {
     assert.deepEqual(out, ['1000', '1001', '1001 1002 1003', 'CapEff:\t0000000000000000']);
   });
 
+  it('resolves a user name and its groups from the image, and refuses an unknown one', async () => {
+    const { out } = await runToEnd(rt, { cmd: ['sh', '-c', 'id -u; id -g; id -G'], user: 'nobody' });
+    assert.deepEqual(out, ['65534', '65534', '65534 100']);
+    const byNames = await runToEnd(rt, { cmd: ['sh', '-c', 'id -u; id -g'], user: 'nobody:root' });
+    assert.deepEqual(byNames.out, ['65534', '0']);
+    const id = await rt.create({ layerDirs: [busyboxLayer()], config: { network: 'none', cmd: ['true'], user: 'nosuchuser' } });
+    await assert.rejects(rt.start(id), /user "nosuchuser" is not in the image's \/etc\/passwd/);
+  });
+
   it('passes environment and working dir, and provides the standard device nodes', async () => {
     const { out } = await runToEnd(rt, {
       cmd: ['sh', '-c', 'echo $GREETING; pwd; echo $(ls /dev); head -c 4 /dev/zero | wc -c'],
