@@ -21,21 +21,31 @@ function rssKb(pid: number, field: 'VmRSS' | 'Pss'): number {
 
 async function startLatency(rt: ContainerRuntime, layer: string): Promise<void> {
   const config: ContainerConfig = { cmd: ['true'], network: 'none', limits };
+  const phases: Record<'create' | 'start' | 'wait' | 'remove', number[]> = { create: [], start: [], wait: [], remove: [] };
   const once = async (): Promise<number> => {
-    const t0 = process.hrtime.bigint();
+    const t = [performance.now()];
     const id = await rt.create({ layerDirs: [layer], config });
+    t.push(performance.now());
     await rt.start(id);
+    t.push(performance.now());
     const st = await rt.wait(id);
+    t.push(performance.now());
     await rt.remove(id);
+    t.push(performance.now());
     if (st.exitCode !== 0) throw new Error(`bench container exited ${st.exitCode}`);
-    return Number(process.hrtime.bigint() - t0) / 1e6;
+    (['create', 'start', 'wait', 'remove'] as const).forEach((k, i) => phases[k].push(t[i + 1] - t[i]));
+    return t[4] - t[0];
   };
   for (let i = 0; i < 5; i++) await once();
+  for (const k of Object.keys(phases) as (keyof typeof phases)[]) phases[k] = [];
   const runs: number[] = [];
   for (let i = 0; i < 100; i++) runs.push(await once());
   runs.sort((a, b) => a - b);
   const r = (x: number): number => Math.round(x * 100) / 100;
   console.log(JSON.stringify({ bench: 'runtime-start', runs: runs.length, p50_ms: r(percentile(runs, 50)), p95_ms: r(percentile(runs, 95)) }));
+  // Where the time goes: the median of each step (they need not add up to the total's median).
+  const med = (xs: number[]): number => r(percentile([...xs].sort((a, b) => a - b), 50));
+  console.log(JSON.stringify({ bench: 'runtime-start-steps', create_p50_ms: med(phases.create), start_p50_ms: med(phases.start), wait_p50_ms: med(phases.wait), remove_p50_ms: med(phases.remove) }));
 }
 
 async function hundred(rt: ContainerRuntime, layer: string): Promise<void> {
