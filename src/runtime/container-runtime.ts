@@ -43,6 +43,7 @@ export class ContainerRuntime {
   private readonly cgroups = new Map<string, Cgroup>();
   private readonly teardowns = new Map<string, Promise<void>>();
   private readonly deletes = new Set<Promise<void>>();
+  private readonly starting = new Set<string>();
   private readonly timers = new Set<{ cancel(): void }>();
   private readonly shimPath: string;
   private readonly layout: CgroupLayout;
@@ -121,6 +122,16 @@ export class ContainerRuntime {
     const id = this.resolve(ref);
     const st = this.states.get(id)!;
     if (st.status !== 'created') throw new ConflictError(`container ${id} is ${st.status}; only a created container can be started`);
+    if (this.starting.has(id)) throw new ConflictError(`container ${id} is already being started`);
+    this.starting.add(id);
+    try {
+      await this.startCreated(id, st);
+    } finally {
+      this.starting.delete(id);
+    }
+  }
+
+  private async startCreated(id: string, st: ContainerState): Promise<void> {
     const config = this.configs.get(id)!;
     const p = this.paths(id);
     const cg = openCgroup(this.layout, this.cgroupParent, id, true);

@@ -157,6 +157,14 @@ describe('runtime: stop, logs, exit status, restart of the runtime', function ()
     assert.ok(!fs.existsSync(stray));
   });
 
+  it('refuses to start a container twice, even concurrently', async () => {
+    const id = await rt.create({ layerDirs: [busyboxLayer()], config: { network: 'none', cmd: ['sleep', '100'] } });
+    const results = await Promise.allSettled([rt.start(id), rt.start(id)]);
+    assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+    await assert.rejects(rt.start(id), /is running; only a created container can be started/);
+    await rt.remove(id, { force: true });
+  });
+
   it('refuses to remove a running container without force, and to reuse a name', async () => {
     const id = await rt.create({ name: 'busy', layerDirs: [busyboxLayer()], config: { network: 'none', cmd: ['sleep', '100'] } });
     await assert.rejects(rt.create({ name: 'busy', layerDirs: [busyboxLayer()], config: { cmd: ['true'] } }), /already in use/);
