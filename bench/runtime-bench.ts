@@ -77,7 +77,7 @@ async function main(): Promise<void> {
   } finally {
     for (const c of rt.list()) await rt.remove(c.id, { force: true });
     rt.close({ stopShimServer: true });
-    for (const c of ['memory', 'cpu', 'cpuacct', 'pids', 'freezer', '']) {
+    for (const c of ['memory', 'cpu', 'cpuacct', 'pids', 'devices', '']) {
       try { fs.rmdirSync(path.join('/sys/fs/cgroup', c, cgroupParent)); } catch { /* not there */ }
     }
     fs.rmSync(root, { recursive: true, force: true });

@@ -59,7 +59,14 @@ export function validateLimits(l: ResourceLimits): void {
 
 // No freezer: SIGKILL to the container's PID 1 ends its whole PID namespace, and each
 // hierarchy joined costs an RCU grace period at start.
-const v1Controllers = ['memory', 'cpu', 'cpuacct', 'pids'] as const;
+const v1Controllers = ['memory', 'cpu', 'cpuacct', 'pids', 'devices'] as const;
+
+/**
+ * Device nodes a container may open (runc's and Docker's default list): mknod of anything,
+ * but read/write only of null, zero, full, random, urandom, tty, console, ptmx, ptys and tun.
+ * Without it CAP_MKNOD would let a container open the host's disks.
+ */
+export const allowedDevices = ['c *:* m', 'b *:* m', 'c 1:3 rwm', 'c 1:5 rwm', 'c 1:7 rwm', 'c 1:8 rwm', 'c 1:9 rwm', 'c 5:0 rwm', 'c 5:1 rwm', 'c 5:2 rwm', 'c 136:* rwm', 'c 10:200 rwm'];
 
 /** Which cgroup layout this host has, found by looking at /sys/fs/cgroup. */
 export type CgroupLayout = { version: 1; root: string } | { version: 2; root: string };
@@ -161,6 +168,10 @@ class CgroupV1 implements Cgroup {
   }
 
   apply(l: ResourceLimits): void {
+    if (this.dirs.has('devices')) {
+      fs.writeFileSync(this.file('devices', 'devices.deny'), 'a');
+      for (const rule of allowedDevices) fs.writeFileSync(this.file('devices', 'devices.allow'), rule);
+    }
     if (l.memoryBytes) {
       fs.writeFileSync(this.file('memory', 'memory.limit_in_bytes'), String(l.memoryBytes));
       // Swap counts against the same limit, so a hog is OOM-killed instead of swapping.

@@ -385,7 +385,7 @@ export class ContainerRuntime {
   /** Cgroups under our parent that belong to no running container (a crash mid-start) are killed and removed. */
   private async removeStrayCgroups(): Promise<void> {
     const bases = this.layout.version === 1
-      ? ['memory', 'cpu', 'cpuacct', 'pids', 'freezer'].map((c) => path.join(this.layout.root, c, this.cgroupParent))
+      ? ['memory', 'cpu', 'cpuacct', 'pids', 'devices'].map((c) => path.join(this.layout.root, c, this.cgroupParent))
       : [path.join(this.layout.root, this.cgroupParent)];
     const names = new Set<string>();
     for (const base of bases) {

@@ -69,7 +69,7 @@ export function testEnv(tag: string): TestEnv {
     open: (extra) => ContainerRuntime.open({ root, cgroupParent, pollMs: 20, ...extra }),
     cleanup: () => {
       const layout = detectCgroupLayout();
-      const ctrls = layout.version === 1 ? ['memory', 'cpu', 'cpuacct', 'pids', 'freezer'] : [''];
+      const ctrls = layout.version === 1 ? ['memory', 'cpu', 'cpuacct', 'pids', 'devices'] : [''];
       for (const c of ctrls) {
         try { fs.rmdirSync(path.join(layout.root, c, cgroupParent)); } catch { /* gone or never made */ }
       }
@@ -102,7 +102,7 @@ export function leftovers(env: TestEnv): string[] {
     if (line.includes(env.root)) found.push(`mount: ${line}`);
   }
   const layout = detectCgroupLayout();
-  const ctrls = layout.version === 1 ? ['memory', 'cpu', 'cpuacct', 'pids', 'freezer'] : [''];
+  const ctrls = layout.version === 1 ? ['memory', 'cpu', 'cpuacct', 'pids', 'devices'] : [''];
   for (const c of ctrls) {
     const d = path.join(layout.root, c, env.cgroupParent);
     if (!fs.existsSync(d)) continue;
