@@ -9,6 +9,7 @@ import { LogEntry, LogOptions, readLogs } from './container-logs';
 import { ContainerInfo, ContainerPaths, ContainerState, NetworkAttachment, readExitFile, writeJsonAtomic } from './container-state';
 import { ContainerNetwork } from './network-types';
 import { defaultShimPath, ShimHandle, ShimServer, startShim } from './shim-process';
+import { writeEtcFiles } from './etc-files';
 import { encodeShimSpec, volumeDataDir } from './shim-spec';
 import { ResolvedUser, resolveUser } from './user-lookup';
 
@@ -145,7 +146,14 @@ export class ContainerRuntime {
       }
       fs.rmSync(p.exit, { force: true }); // from an earlier failed start
       const ids: Partial<ResolvedUser> = config.user === undefined ? {} : resolveUser(st.layerDirs, config.user);
-      const resolved = { ...config, ...ids, groups: [...(ids.groups ?? []), ...(config.groups ?? [])] };
+      const etc = writeEtcFiles(p.etcDir, {
+        hostname: config.hostname ?? id.slice(0, 12),
+        ip: attachment.ip,
+        hostResolvConf: readHostResolvConf(),
+        hostNetwork: attachment.mode === 'host',
+      });
+      // The user's own mounts come last so that they can override /etc/hosts and the like.
+      const resolved = { ...config, ...ids, groups: [...(ids.groups ?? []), ...(config.groups ?? [])], mounts: [...etc, ...(config.mounts ?? [])] };
       fs.writeFileSync(p.spec, encodeShimSpec(p, st.layerDirs, resolved, cg.procsFiles));
       const net = this.opts.network;
       const handle = await startShim(this.shimPath, this.server, p.dir, async (pid) => {
@@ -401,6 +409,14 @@ export class ContainerRuntime {
       await cg.killAll();
       cg.remove();
     }
+  }
+}
+
+function readHostResolvConf(): string {
+  try {
+    return fs.readFileSync('/etc/resolv.conf', 'utf8');
+  } catch {
+    return '';
   }
 }
 

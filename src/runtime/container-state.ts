@@ -16,6 +16,8 @@ export class ContainerPaths {
   get log(): string { return path.join(this.dir, 'container.log'); }
   /** Written by the monitor when the container's first process is gone: "code signal finishedMs". */
   get exit(): string { return path.join(this.dir, 'exit'); }
+  /** Files bind-mounted over the image's /etc/hosts, /etc/hostname and /etc/resolv.conf. */
+  get etcDir(): string { return path.join(this.dir, 'etc'); }
 }
 
 /** Lifecycle of a container, as Docker names it. */

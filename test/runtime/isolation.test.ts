@@ -44,16 +44,16 @@ describe('runtime: isolation (namespaces, rootfs, privileges)', function () {
     assert.ok(Number(out[1]) <= 4, `container sees ${out[1]} processes`);
   });
 
-  it('gives the container its own hostname', async () => {
-    const { out } = await runToEnd(rt, { cmd: ['hostname'], hostname: 'box-one' });
-    assert.deepEqual(out, ['box-one']);
+  it('gives the container its own hostname, /etc/hostname and /etc/hosts', async () => {
+    const { out } = await runToEnd(rt, { cmd: ['sh', '-c', 'hostname; cat /etc/hostname; grep -c "box-one" /etc/hosts; grep -c "^nameserver 127\\." /etc/resolv.conf'], hostname: 'box-one' });
+    assert.deepEqual(out, ['box-one', 'box-one', '1', '0']);
   });
 
   it('shows only the container\'s own mounts in /proc/self/mountinfo', async () => {
     const { out } = await runToEnd(rt, { cmd: ['cat', '/proc/self/mountinfo'], mounts: [{ type: 'tmpfs', target: '/scratch' }] });
     const points = out.map((l) => l.split(' ')[4]);
     assert.ok(points.includes('/') && points.includes('/proc') && points.includes('/dev') && points.includes('/sys') && points.includes('/scratch'));
-    const allowed = /^\/(proc|dev|sys|scratch)?(\/|$)/;
+    const allowed = /^\/(proc|dev|sys|scratch|etc\/hosts$|etc\/hostname$|etc\/resolv\.conf$)?(\/|$)/;
     for (const p of points) assert.match(p, allowed, `unexpected mount point ${p}`);
     assert.ok(!out.some((l) => l.includes('/sys/fs/cgroup') || l.includes(' /work')), 'a host mount leaked in');
   });

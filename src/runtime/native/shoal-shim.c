@@ -318,7 +318,14 @@ static void user_mounts(int errfd) {
       struct stat st;
       if (stat(src, &st) != 0) fail(errfd, "bind source");
       if (S_ISDIR(st.st_mode)) mkdir_p(dst);
-      else { int fd = open(dst, O_CREAT | O_WRONLY | O_CLOEXEC, 0644); if (fd >= 0) close(fd); }
+      else {
+        char parent[4096];
+        snprintf(parent, sizeof parent, "%s", dst);
+        char *slash = strrchr(parent, '/');
+        if (slash != NULL && slash != parent) { *slash = 0; mkdir_p(parent); }
+        int fd = open(dst, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+        if (fd >= 0) close(fd);
+      }
       must_mount(errfd, src, dst, NULL, MS_BIND | MS_REC, NULL, "bind mount");
       if (opts && strstr(opts, "ro"))
         must_mount(errfd, NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, NULL, "bind ro");
