@@ -26,8 +26,10 @@ export interface CgroupStats {
 
 /** One container's cgroup, the same interface over cgroup v1 and v2. */
 export interface Cgroup {
-  /** The cgroup.procs files the shim writes "0" to, so that it joins before exec. */
+  /** The cgroup.procs files the shim writes the container's pid to, before it lets it exec. */
   readonly procsFiles: string[];
+  /** v2 only: the directory the shim clones the container straight into (CLONE_INTO_CGROUP). */
+  readonly cloneInto?: string;
   apply(limits: ResourceLimits): void;
   stats(): CgroupStats;
   pids(): number[];
@@ -222,6 +224,7 @@ class CgroupV1 implements Cgroup {
 
 class CgroupV2 implements Cgroup {
   readonly procsFiles: string[];
+  readonly cloneInto: string;
   private readonly dir: string;
 
   constructor(root: string, parent: string, name: string, create: boolean) {
@@ -231,6 +234,7 @@ class CgroupV2 implements Cgroup {
       fs.mkdirSync(this.dir, { recursive: true });
     }
     this.procsFiles = [path.join(this.dir, 'cgroup.procs')];
+    this.cloneInto = this.dir;
   }
 
   apply(l: ResourceLimits): void {

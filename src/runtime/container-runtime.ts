@@ -154,7 +154,7 @@ export class ContainerRuntime {
       });
       // The user's own mounts come last so that they can override /etc/hosts and the like.
       const resolved = { ...config, ...ids, groups: [...(ids.groups ?? []), ...(config.groups ?? [])], mounts: [...etc, ...(config.mounts ?? [])] };
-      fs.writeFileSync(p.spec, encodeShimSpec(p, st.layerDirs, resolved, cg.procsFiles));
+      fs.writeFileSync(p.spec, encodeShimSpec(p, st.layerDirs, resolved, cg));
       const net = this.opts.network;
       const handle = await startShim(this.shimPath, this.server, p.dir, async (pid) => {
         if (attachment.mode === 'bridge') await net!.attach(id, pid, attachment);

@@ -10,7 +10,7 @@ export function volumeDataDir(root: string, name: string): string {
  * Encodes what the C shim needs as NUL-separated key=value records (see shoal-shim.c's
  * parse_spec): simple to write here and to read there, with no JSON parser in C.
  */
-export function encodeShimSpec(p: ContainerPaths, layerDirs: string[], c: ContainerConfig, cgroupProcs: string[]): Buffer {
+export function encodeShimSpec(p: ContainerPaths, layerDirs: string[], c: ContainerConfig, cg: { procsFiles: string[]; cloneInto?: string }): Buffer {
   const rec: string[] = [];
   const add = (k: string, v: string | number): void => { rec.push(`${k}=${v}`); };
   add('rootfs', p.rootfs);
@@ -29,7 +29,9 @@ export function encodeShimSpec(p: ContainerPaths, layerDirs: string[], c: Contai
   if (!env.some((e) => e.startsWith('PATH='))) add('env', defaultPath);
   for (const e of env) add('env', e);
   if (!env.some((e) => e.startsWith('HOSTNAME='))) add('env', `HOSTNAME=${c.hostname ?? p.id.slice(0, 12)}`);
-  for (const f of cgroupProcs) add('cgroup', f);
+  // v2: cloned straight into the cgroup (the shim falls back to writing cgroup.procs).
+  if (cg.cloneInto !== undefined) add('cgroup-into', cg.cloneInto);
+  else for (const f of cg.procsFiles) add('cgroup', f);
   for (const m of c.mounts ?? []) {
     if (m.type === 'bind') add('mount', `bind\t${m.source}\t${m.target}\t${m.readOnly ? 'ro' : 'rw'}`);
     else if (m.type === 'volume') add('mount', `bind\t${volumeDataDir(p.root, m.name)}\t${m.target}\t${m.readOnly ? 'ro' : 'rw'}`);

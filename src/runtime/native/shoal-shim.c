@@ -71,11 +71,19 @@ struct spec {
   int nenv;
   const char *cgroups[16];  /* cgroup.procs files to join (one per v1 controller, or one v2) */
   int ncgroups;
+  const char *cgroup_into;  /* v2 cgroup dir to clone straight into (CLONE_INTO_CGROUP) */
   const char *mounts[MAX_LIST]; /* "type\tsource\tdest\toptions" */
   int nmounts;
   long long log_max;        /* bytes per log file before rotation; 0 = never rotate */
   int log_files;            /* rotated files kept */
 };
+
+/* struct clone_args of clone3 (linux/sched.h clashes with glibc's sched.h, so our own copy). */
+struct shim_clone_args {
+  uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+  uint64_t set_tid, set_tid_size, cgroup;
+};
+#define SHIM_CLONE_INTO_CGROUP 0x200000000ULL
 
 static struct spec S;
 static int serve(const char *self, const char *sock_path);
@@ -135,6 +143,7 @@ static int parse_spec(char *buf, size_t len) {
     else if (!strcmp(k, "arg") && S.nargs < MAX_LIST) S.args[S.nargs++] = v;
     else if (!strcmp(k, "env") && S.nenv < MAX_LIST) S.env[S.nenv++] = v;
     else if (!strcmp(k, "cgroup") && S.ncgroups < 16) S.cgroups[S.ncgroups++] = v;
+    else if (!strcmp(k, "cgroup-into")) S.cgroup_into = v;
     else if (!strcmp(k, "mount") && S.nmounts < MAX_LIST) S.mounts[S.nmounts++] = v;
     else if (!strcmp(k, "log-max")) S.log_max = atoll(v);
     else if (!strcmp(k, "log-files")) S.log_files = atoi(v);
@@ -636,10 +645,29 @@ int main(int argc, char **argv) {
   sigaddset(&set, SIGCHLD);
   sigprocmask(SIG_BLOCK, &set, NULL);
 
-  unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
+  unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC;
   if (strcmp(S.netns, "host") != 0) flags |= CLONE_NEWNET;
+  pid_t child = -1;
+  static char into_procs[4200];
+  if (S.cgroup_into != NULL) {
+    /* cgroup v2: born in its cgroup, so no migration (and no RCU grace period) at all. */
+    int cgfd = open(S.cgroup_into, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (cgfd >= 0) {
+      struct shim_clone_args a;
+      memset(&a, 0, sizeof a);
+      a.flags = flags | SHIM_CLONE_INTO_CGROUP;
+      a.exit_signal = SIGCHLD;
+      a.cgroup = (uint64_t)cgfd;
+      child = (pid_t)syscall(SYS_clone3, &a, sizeof a);
+      close(cgfd);
+    }
+    if (child < 0) { /* old kernel or not allowed: join by writing, below */
+      snprintf(into_procs, sizeof into_procs, "%s/cgroup.procs", S.cgroup_into);
+      if (S.ncgroups < 16) S.cgroups[S.ncgroups++] = into_procs;
+    }
+  }
   /* Raw clone without a stack behaves like fork: the child continues right here. */
-  pid_t child = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, 0);
+  if (child < 0) child = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, 0);
   if (child < 0) fail(1, "clone");
   if (child == 0) {
     sigprocmask(SIG_UNBLOCK, &set, NULL);
