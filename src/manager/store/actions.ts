@@ -1,0 +1,99 @@
+import * as path from 'node:path';
+import * as protobuf from 'protobufjs';
+import type { Cluster, Node, ObjectKind, Service, Task } from '../../types/objects';
+
+/** A stored object tagged with its kind. */
+export type AnyObject =
+  | { readonly kind: 'node'; readonly object: Node }
+  | { readonly kind: 'service'; readonly object: Service }
+  | { readonly kind: 'task'; readonly object: Task }
+  | { readonly kind: 'cluster'; readonly object: Cluster };
+
+/** The object type of each kind. */
+export interface ObjectOfKind { node: Node; service: Service; task: Task; cluster: Cluster }
+
+/** One change in a transaction. An update's object carries the version it was read at. */
+export type StoreAction =
+  | { readonly op: 'create'; readonly target: AnyObject }
+  | { readonly op: 'update'; readonly target: AnyObject }
+  | { readonly op: 'remove'; readonly kind: ObjectKind; readonly id: string; readonly expectedVersion: number };
+
+/** What one Raft entry carries. */
+export interface Transaction {
+  readonly actions: readonly StoreAction[];
+  readonly timestampMs: number;
+}
+
+/** proto/ relative to this file, in src/ and in dist/src/ alike. */
+function protoDir(): string {
+  const up = __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../../..' : '../../..';
+  return path.resolve(__dirname, up, 'proto');
+}
+
+const root = protobuf.loadSync(path.join(protoDir(), 'store.proto'));
+const TxType = root.lookupType('shoal.store.Transaction');
+const SnapType = root.lookupType('shoal.store.Snapshot');
+const OPS = ['create', 'update', 'remove'] as const;
+const KINDS: readonly ObjectKind[] = ['node', 'service', 'task', 'cluster'];
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder();
+
+type Long = number | { toNumber(): number };
+const num = (v: Long | undefined | null): number => (v === undefined || v === null ? 0 : typeof v === 'number' ? v : v.toNumber());
+
+interface WireObject { kind?: string; id?: string; json?: Uint8Array }
+interface WireAction { op?: number; object?: WireObject; expectedVersion?: Long }
+
+function objectToWire(o: AnyObject): WireObject {
+  return { kind: o.kind, id: o.object.id, json: utf8.encode(JSON.stringify(o.object)) };
+}
+
+function objectFromWire(w: WireObject | undefined): AnyObject {
+  const kind = w?.kind as ObjectKind;
+  if (!KINDS.includes(kind)) throw new Error(`store entry has unknown object kind ${JSON.stringify(w?.kind)}`);
+  const object: unknown = JSON.parse(fromUtf8.decode(w?.json ?? new Uint8Array()));
+  return { kind, object } as AnyObject;
+}
+
+function actionToWire(a: StoreAction): WireAction {
+  if (a.op === 'remove') return { op: 2, object: { kind: a.kind, id: a.id }, expectedVersion: a.expectedVersion };
+  return { op: a.op === 'create' ? 0 : 1, object: objectToWire(a.target), expectedVersion: a.op === 'update' ? a.target.object.meta.version : 0 };
+}
+
+function actionFromWire(w: WireAction): StoreAction {
+  const op = OPS[w.op ?? 0];
+  if (op === 'remove') {
+    const kind = w.object?.kind as ObjectKind;
+    if (!KINDS.includes(kind)) throw new Error(`store entry removes unknown object kind ${JSON.stringify(kind)}`);
+    return { op, kind, id: w.object?.id ?? '', expectedVersion: num(w.expectedVersion) };
+  }
+  return { op, target: objectFromWire(w.object) };
+}
+
+/** Encodes a transaction as one Raft entry's data. */
+export function encodeTransaction(tx: Transaction): Uint8Array {
+  return TxType.encode({ actions: tx.actions.map(actionToWire), timestampMs: tx.timestampMs }).finish();
+}
+
+/** Decodes a Raft entry's data into a transaction. */
+export function decodeTransaction(data: Uint8Array): Transaction {
+  const w = TxType.decode(data) as unknown as { actions?: WireAction[]; timestampMs?: Long };
+  return { actions: (w.actions ?? []).map(actionFromWire), timestampMs: num(w.timestampMs) };
+}
+
+/** Encoded size of one action in bytes (for splitting large writes). */
+export function encodedActionBytes(a: StoreAction): number {
+  const w = actionToWire(a);
+  return (w.object?.json?.length ?? 0) + (w.object?.id?.length ?? 0) + 24;
+}
+
+/** Encodes every object of the store and its version (a Raft snapshot's data). */
+export function encodeSnapshot(objects: readonly AnyObject[], version: number): Uint8Array {
+  return SnapType.encode({ objects: objects.map(objectToWire), version }).finish();
+}
+
+/** Decodes a store snapshot. */
+export function decodeSnapshot(data: Uint8Array): { objects: AnyObject[]; version: number } {
+  const w = SnapType.decode(data) as unknown as { objects?: WireObject[]; version?: Long };
+  return { objects: (w.objects ?? []).map(objectFromWire), version: num(w.version) };
+}
