@@ -62,7 +62,9 @@ function placeGroup(group: readonly Task[], infos: ReadonlyMap<string, NodeInfo>
       plan.assigned.push({ ...t, nodeId: best.info.node.id, status: { ...t.status, state: TaskState.ASSIGNED, timestamp: nowMs, message: 'scheduler assigned task to node', err: '' } });
       continue;
     }
-    const counts = new Map<string, number>([...best.reasons, ...staticReasons]);
+    // Dynamic reasons first, then static ones, each sorted so the text is the same on every pass.
+    const byKey = (a: [string, number], b: [string, number]): number => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+    const counts = new Map<string, number>([...[...best.reasons].sort(byKey), ...[...staticReasons].sort(byKey)]);
     const reason = pendingReason(counts, pool.length);
     if (t.status.err !== reason) plan.unschedulable.push({ ...t, status: { ...t.status, err: reason } });
   }
