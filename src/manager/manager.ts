@@ -5,7 +5,7 @@ import { orchestrate } from './orchestrator/orchestrate';
 import { ReconcileLoop } from './reconcile-loop';
 import type { ReplicatedLog } from './replicated-log';
 import { schedule } from './scheduler/schedule';
-import type { StoreAction } from './store/actions';
+import { patchTask, type StoreAction } from './store/actions';
 import type { Store } from './store/store';
 
 /** Settings of a manager's leader loops. */
@@ -41,7 +41,10 @@ export class Manager {
       relevant: (e) => e.changes.some((c) => c.kind === 'node' || c.kind === 'task'),
       pass: async () => {
         const plan = schedule(store.view, clock.now());
-        const actions: StoreAction[] = [...plan.assigned, ...plan.unschedulable].map((t) => ({ op: 'update', target: { kind: 'task', object: t } }));
+        const actions: StoreAction[] = [
+          ...plan.assigned.map((t) => patchTask(t, { nodeId: t.nodeId, status: t.status })),
+          ...plan.unschedulable.map((t) => patchTask(t, { status: t.status })),
+        ];
         return this.commit(actions, Infinity);
       },
     });

@@ -4,7 +4,7 @@ import { ShoalError } from '../../src/types/errors';
 import { SeededRandom } from '../../src/types/random';
 import { TaskState } from '../../src/types/objects';
 import { Store, splitActions, type StoreEvent } from '../../src/manager/store/store';
-import type { StoreAction } from '../../src/manager/store/actions';
+import { patchTask, type StoreAction } from '../../src/manager/store/actions';
 import { newTask } from '../../src/manager/orchestrator/new-task';
 import type { ReplicatedLog } from '../../src/manager/replicated-log';
 import { SimRaftCluster, runUntil } from './sim/raft-cluster';
@@ -133,6 +133,25 @@ describe('replicated store', () => {
     assert.equal(fresh.view.version, leader().view.version);
     assert.equal(fresh.view.tasksOfNode('n').length, 3);
     assert.equal(fresh.view.tasksOfSlot(svc.id, 2).length, 1);
+  });
+
+  it('patches a few fields of a task under the same version check, re-indexing only what changed', async () => {
+    const { clock, random, stores, leader } = await threeManagers(8);
+    const svc = makeService(random, { name: 'p', task: { container: { image: 'x' } } });
+    const t = newTask(svc, random, 0, { slot: 1, nodeId: '' });
+    await settle(clock, leader().write([{ op: 'create', target: { kind: 'service', object: svc } }, { op: 'create', target: { kind: 'task', object: t } }]));
+    const read = leader().view.get('task', t.id)!;
+    const status = { ...read.status, state: TaskState.ASSIGNED };
+    const v = await settle(clock, leader().write([patchTask(read, { nodeId: 'n1', status })]));
+    await assert.rejects(settle(clock, leader().write([patchTask(read, { nodeId: 'n2' })])), (e: unknown) => ShoalError.is(e, 'Conflict'));
+    await runUntil(clock, () => stores.every((s) => s.view.version >= v + 1), 2000, 'followers');
+    for (const s of stores) {
+      const got = s.view.get('task', t.id)!;
+      assert.deepEqual([got.nodeId, got.status.state, got.meta.version, got.spec.container.image], ['n1', TaskState.ASSIGNED, v, 'x']);
+      assert.deepEqual(s.view.tasksOfNode('n1').map((x) => x.id), [t.id]);
+      assert.deepEqual(s.view.tasksWithState(TaskState.PENDING), []);
+    }
+    assertReplicasIdentical(stores);
   });
 
   it('refuses writes on a follower with Unavailable', async () => {

@@ -2,6 +2,7 @@ import type { Clock, TimerHandle } from '../../types/clock';
 import { InvalidArgumentError, NotFoundError, ShoalError, UnavailableError } from '../../types/errors';
 import { DEFAULT_CLUSTER_SPEC, newObjectId, TaskState, type Node, type NodeDescription, type Task, type TaskStatus } from '../../types/objects';
 import type { Random } from '../../types/random';
+import { patchTask, type StoreAction } from '../store/actions';
 import type { Store, StoreEvent } from '../store/store';
 import { AssignmentSet, type AssignmentMessage } from './assignments';
 
@@ -192,15 +193,15 @@ export class Dispatcher {
     this.statusTimer = null;
     const batch = this.reports;
     this.reports = new Map();
-    const updates: Task[] = [];
+    const updates: StoreAction[] = [];
     for (const [taskId, r] of batch) {
       const t = this.store.view.get('task', taskId);
       // Only the agent the task is assigned to may report on it, and states only move forward.
       if (t === undefined || t.nodeId !== r.nodeId || r.status.state < t.status.state) continue;
       if (r.status.state === t.status.state && r.status.timestamp === t.status.timestamp) continue;
-      updates.push({ ...t, status: r.status });
+      updates.push(patchTask(t, { status: r.status }));
     }
-    const out = await this.store.writeBatched(updates.map((t) => ({ op: 'update', target: { kind: 'task', object: t } })));
+    const out = await this.store.writeBatched(updates);
     if (out.errors.length > 0 && this.running) {
       // A conflict means the manager changed the task meanwhile; the report is re-applied on top of it.
       for (const [taskId, r] of batch) if (!this.reports.has(taskId)) this.reports.set(taskId, r);

@@ -2,6 +2,7 @@ import { TaskState, type Node, type Task } from '../../types/objects';
 import type { MemoryStore } from '../store/memory-store';
 import { addTask, dynamicFilter, nodeInfoOf, type NodeInfo } from './node-info';
 import { constraintsOf, nodeAttribute, staticFilter } from './node-filter';
+import { NodeHeap } from './node-heap';
 import { pendingReason } from './pending-reason';
 
 /** What a scheduling pass decided: tasks to assign (already updated) and tasks to leave PENDING with a new reason. */
@@ -31,7 +32,7 @@ function groups(tasks: readonly Task[]): Task[][] {
 
 /**
  * One scheduling pass (pure, Nomad-style: state in, plan out): filters every node for each group
- * of pending tasks, then places each task on the node with the fewest tasks of its service, then
+ * of pending tasks, then places each task on the node with the fewest tasks of its service (each picker books the task on the node it picks), then
  * the fewest tasks overall, after spreading over the values of any `spread=node.labels.X`
  * preference. A task that fits nowhere gets the aggregated reason.
  */
@@ -55,10 +56,10 @@ function placeGroup(group: readonly Task[], infos: ReadonlyMap<string, NodeInfo>
     else staticReasons.set(why, (staticReasons.get(why) ?? 0) + 1);
   }
   const spreads = first.spec.placement.preferences.map((p) => p.spread);
+  const picker = spreads.length <= 1 ? heapPicker(first.serviceId, candidates, spreads[0]) : null;
   for (const t of group) {
-    const best = pickNode(t, candidates, spreads);
+    const best = picker !== null ? picker(t) : pickNode(t, candidates, spreads);
     if (best.info !== null) {
-      addTask(best.info, t);
       plan.assigned.push({ ...t, nodeId: best.info.node.id, status: { ...t.status, state: TaskState.ASSIGNED, timestamp: nowMs, message: 'scheduler assigned task to node', err: '' } });
       continue;
     }
@@ -80,23 +81,68 @@ function spreadCounts(serviceId: string, candidates: readonly NodeInfo[], key: s
   return m;
 }
 
+/**
+ * The fast path for groups with at most one spread preference: a heap of nodes per label value.
+ * The tasks of a group are identical, so a node that fails the dynamic filters once fails them
+ * for the rest of the group (resources and ports only fill up) and is dropped for good.
+ */
+function heapPicker(serviceId: string, candidates: readonly NodeInfo[], spread: string | undefined): (t: Task) => { info: NodeInfo | null; reasons: Map<string, number> } {
+  const heaps = new Map<string, NodeHeap>();
+  const counts = new Map<string, number>();
+  const valueOf = new Map<NodeInfo, string>();
+  for (const c of candidates) {
+    const v = spread === undefined ? '' : nodeAttribute(c.node, spread) ?? '';
+    valueOf.set(c, v);
+    let h = heaps.get(v);
+    if (h === undefined) heaps.set(v, (h = new NodeHeap(serviceId)));
+    h.push(c);
+    counts.set(v, (counts.get(v) ?? 0) + (c.perService.get(serviceId) ?? 0));
+  }
+  const reasons = new Map<string, number>();
+  return (t) => {
+    for (;;) {
+      let bestValue: string | undefined;
+      for (const [v, h] of heaps) {
+        if (h.size === 0) continue;
+        if (bestValue === undefined || (counts.get(v) ?? 0) < (counts.get(bestValue) ?? 0) || ((counts.get(v) ?? 0) === (counts.get(bestValue) ?? 0) && v < bestValue)) bestValue = v;
+      }
+      if (bestValue === undefined) return { info: null, reasons };
+      const heap = heaps.get(bestValue) as NodeHeap;
+      const c = heap.pop() as NodeInfo;
+      const why = dynamicFilter(c, t);
+      if (why !== null) {
+        reasons.set(why, (reasons.get(why) ?? 0) + 1);
+        continue;
+      }
+      addTask(c, t);
+      heap.push(c);
+      counts.set(bestValue, (counts.get(bestValue) ?? 0) + 1);
+      return { info: c, reasons };
+    }
+  };
+}
+
 function pickNode(t: Task, candidates: readonly NodeInfo[], spreads: readonly string[]): { info: NodeInfo | null; reasons: Map<string, number> } {
   const reasons = new Map<string, number>();
   const trees = spreads.map((k) => spreadCounts(t.serviceId, candidates, k));
+  const key = new Array<number>(trees.length + 2).fill(0);
+  const bestKey = new Array<number>(trees.length + 2).fill(0);
   let best: NodeInfo | null = null;
-  let bestKey: number[] = [];
   for (const c of candidates) {
     const why = dynamicFilter(c, t);
     if (why !== null) {
       reasons.set(why, (reasons.get(why) ?? 0) + 1);
       continue;
     }
-    const key = [...trees.map((m, i) => m.get(nodeAttribute(c.node, spreads[i]) ?? '') ?? 0), c.perService.get(t.serviceId) ?? 0, c.total];
+    for (let i = 0; i < trees.length; i++) key[i] = trees[i].get(nodeAttribute(c.node, spreads[i]) ?? '') ?? 0;
+    key[trees.length] = c.perService.get(t.serviceId) ?? 0;
+    key[trees.length + 1] = c.total;
     if (best === null || less(key, bestKey, c.node, best.node)) {
       best = c;
-      bestKey = key;
+      for (let i = 0; i < key.length; i++) bestKey[i] = key[i];
     }
   }
+  if (best !== null) addTask(best, t);
   return { info: best, reasons };
 }
 

@@ -120,16 +120,22 @@ export class MemoryStore {
 
   /** Dry-runs the checks of every action against the state as the earlier actions leave it. */
   private check(actions: readonly StoreAction[]): ShoalError | null {
-    const present = new Map<string, number | null>(); // kind/id -> version (null = removed in this tx)
+    // Objects created, updated (-1: no further version check) or removed (null) earlier in this transaction.
+    const present: { [K in ObjectKind]?: Map<string, number | null> } = {};
     const names = new Map<string, string | null>();
     const versionOf = (kind: ObjectKind, id: string): number | null => {
-      const k = `${kind}/${id}`;
-      if (present.has(k)) return present.get(k) ?? null;
+      const m = present[kind];
+      if (m !== undefined && m.has(id)) return m.get(id) ?? null;
       return this.objects[kind].get(id)?.meta.version ?? null;
     };
+    const mark = (kind: ObjectKind, id: string, v: number | null): void => {
+      let m = present[kind];
+      if (m === undefined) present[kind] = m = new Map();
+      m.set(id, v);
+    };
     for (const a of actions) {
-      const kind = a.op === 'remove' ? a.kind : a.target.kind;
-      const id = a.op === 'remove' ? a.id : a.target.object.id;
+      const kind = a.op === 'remove' || a.op === 'patch' ? a.kind : a.target.kind;
+      const id = a.op === 'remove' || a.op === 'patch' ? a.id : a.target.object.id;
       const current = versionOf(kind, id);
       if (a.op === 'create') {
         if (current !== null) return new ShoalError('AlreadyExists', `${kind} ${id} already exists`);
@@ -139,12 +145,13 @@ export class MemoryStore {
           if (holder !== undefined && holder !== null) return new ShoalError('AlreadyExists', `a service named ${name} already exists (${holder})`);
           names.set(name, id);
         }
-        present.set(`${kind}/${id}`, -1);
+        mark(kind, id, -1);
         continue;
       }
       if (current === null) return new NotFoundError(`${kind} ${id} not found`);
-      const expected = a.op === 'remove' ? a.expectedVersion : a.target.object.meta.version;
-      if (current !== -1 && (a.op === 'update' || expected !== 0) && expected !== current) {
+      const expected = a.op === 'update' ? a.target.object.meta.version : a.expectedVersion;
+      if (a.op === 'patch' && kind === 'service' && 'spec' in a.fields) return new ShoalError('InvalidArgument', `a patch may not change the spec of service ${id}; update it whole`);
+      if (current !== -1 && (a.op !== 'remove' || expected !== 0) && expected !== current) {
         return new ConflictError(`update of ${kind} ${id} refused: it was read at version ${expected} but is now at version ${current}`, { hint: 'read the object again and retry' });
       }
       if (a.op === 'update' && a.target.kind === 'service') {
@@ -153,7 +160,7 @@ export class MemoryStore {
         if (holder !== undefined && holder !== null && holder !== id) return new ShoalError('AlreadyExists', `a service named ${name} already exists (${holder})`);
         names.set(name, id);
       }
-      present.set(`${kind}/${id}`, a.op === 'remove' ? null : -1);
+      mark(kind, id, a.op === 'remove' ? null : -1);
     }
     return null;
   }
@@ -164,12 +171,34 @@ export class MemoryStore {
       if (before !== undefined) this.drop({ kind: a.kind, object: before } as AnyObject);
       return { kind: a.kind, id: a.id, before };
     }
-    const before = this.objects[a.target.kind].get(a.target.object.id);
+    const kind = a.op === 'patch' ? a.kind : a.target.kind;
+    const id = a.op === 'patch' ? a.id : a.target.object.id;
+    const before = this.objects[kind].get(id);
     const createdAt = before?.meta.createdAt ?? nowMs;
-    const after = { ...a.target.object, meta: { version, createdAt, updatedAt: nowMs } };
-    if (before !== undefined) this.drop({ kind: a.target.kind, object: before } as AnyObject);
-    this.put({ kind: a.target.kind, object: after } as AnyObject);
-    return { kind: a.target.kind, id: after.id, before, after };
+    const fields = a.op === 'patch' ? { ...before, ...a.fields } : a.target.object;
+    const after = { ...fields, id, meta: { version, createdAt, updatedAt: nowMs } } as AnyObject['object'];
+    if (kind === 'task' && before !== undefined) this.reindexTask(before as Task, after as Task);
+    else {
+      if (before !== undefined) this.drop({ kind, object: before } as AnyObject);
+      this.put({ kind, object: after } as AnyObject);
+    }
+    return { kind, id, before, after };
+  }
+
+  /** Replaces a task, touching only the indexes whose key changed (most writes change the state alone). */
+  private reindexTask(b: Task, a: Task): void {
+    this.objects.task.set(a.id, a);
+    if (b.serviceId !== a.serviceId) { this.tasksByService.delete(b.serviceId, b.id); this.tasksByService.add(a.serviceId, a.id); }
+    if (b.nodeId !== a.nodeId) {
+      if (b.nodeId !== '') this.tasksByNode.delete(b.nodeId, b.id);
+      if (a.nodeId !== '') this.tasksByNode.add(a.nodeId, a.id);
+    }
+    if (b.slot !== a.slot || b.serviceId !== a.serviceId) {
+      if (b.slot !== 0) this.tasksBySlot.delete(`${b.serviceId}/${b.slot}`, b.id);
+      if (a.slot !== 0) this.tasksBySlot.add(`${a.serviceId}/${a.slot}`, a.id);
+    }
+    if (b.desiredState !== a.desiredState) { this.tasksByDesiredState.delete(b.desiredState, b.id); this.tasksByDesiredState.add(a.desiredState, a.id); }
+    if (b.status.state !== a.status.state) { this.tasksByState.delete(b.status.state, b.id); this.tasksByState.add(a.status.state, a.id); }
   }
 
   private put(o: AnyObject): void {
