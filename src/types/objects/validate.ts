@@ -99,6 +99,10 @@ function validatePorts(ports: readonly PortConfig[]): void {
 
 /** Checks every field of a (defaulted) service spec; throws InvalidArgumentError naming the first bad field and value. */
 export function validateServiceSpec(s: ServiceSpec): void {
+  for (const part of ['task', 'update', 'rollback', 'endpoint'] as const) {
+    if (typeof s[part] !== 'object' || s[part] === null) fail(part, 'must be an object', s[part]);
+  }
+  if (!Array.isArray(s.endpoint.ports)) fail('endpoint.ports', 'must be a list', s.endpoint.ports);
   if (typeof s.name !== 'string' || !NAME_RE.test(s.name)) fail('name', 'must be 1-63 letters, digits, "-", "_" or "." starting with a letter or digit', s.name);
   labels('labels', s.labels);
   oneOf('mode', s.mode, ['replicated', 'global']);
@@ -120,6 +124,10 @@ export function validateNodeSpec(s: NodeSpec): void {
 
 /** Checks cluster settings. */
 export function validateClusterSpec(s: ClusterSpec): void {
+  if (typeof s !== 'object' || s === null) fail('spec', 'must be an object', s);
+  for (const part of ['orchestration', 'dispatcher', 'caConfig'] as const) {
+    if (typeof s[part] !== 'object' || s[part] === null) fail(part, 'must be an object', s[part]);
+  }
   if (typeof s.name !== 'string' || s.name === '') fail('name', 'must not be empty', s.name);
   int('orchestration.taskHistoryRetentionLimit', s.orchestration.taskHistoryRetentionLimit, 0, 1000);
   int('dispatcher.heartbeatPeriodMs', s.dispatcher.heartbeatPeriodMs, 100, 3_600_000);
