@@ -7,6 +7,7 @@ import { Store, splitActions, type StoreEvent } from '../../src/manager/store/st
 import { patchTask, type StoreAction } from '../../src/manager/store/actions';
 import { newTask } from '../../src/manager/orchestrator/new-task';
 import type { ReplicatedLog } from '../../src/manager/replicated-log';
+import { raftNodeLog } from '../../src/manager/raft-node-log';
 import { SimRaftCluster, runUntil } from './sim/raft-cluster';
 import { makeNode, makeService } from './sim/fixtures';
 
@@ -152,6 +153,19 @@ describe('replicated store', () => {
       assert.deepEqual(s.view.tasksWithState(TaskState.PENDING), []);
     }
     assertReplicasIdentical(stores);
+  });
+
+  it('plugs a RaftNode-shaped log in through the adapter, reporting leadership changes', async () => {
+    const { clock, sim } = await threeManagers(9);
+    const first = sim.leaderIndex();
+    const logs = [0, 1, 2].map((i) => raftNodeLog(sim.members[i], clock, 20));
+    const seen: [number, boolean][] = [];
+    logs.forEach((l, i) => l.onLeadershipChange((leader) => seen.push([i, leader])));
+    sim.transferTo((first + 1) % 3);
+    await runUntil(clock, () => seen.length >= 2, 5000, 'leadership events');
+    assert.deepEqual(seen.sort(), [[first, false], [(first + 1) % 3, true]].sort());
+    assert.ok(logs[(first + 1) % 3].isLeader());
+    for (const l of logs) l.close();
   });
 
   it('refuses writes on a follower with Unavailable', async () => {
