@@ -93,6 +93,15 @@ describe('rolling updates and spec checks', function () {
     assert.ok(h.running(r.svc.id).every((t) => t.spec.container.image === 'web:1'));
   });
 
+  it('goes on through every slot despite failures when failureAction is continue', async () => {
+    const r = await tenReplicas(28, { parallelism: 5, failureAction: 'continue', monitorMs: 500 }, ['web:bad']);
+    h = r.h;
+    await h.updateService(r.svc.id, (s) => ({ ...s, task: { ...s.task, container: { ...s.task.container, image: 'web:bad' } } }));
+    await h.until(() => h!.store().view.get('service', r.svc.id)?.updateStatus?.state === 'completed', 60_000, 'update completed');
+    assert.equal(new Set(imageTasks(h, r.svc, 'web:bad').map((t) => t.slot)).size, 10, 'every slot was moved to the new spec');
+    assert.equal(h.running(r.svc.id).filter((t) => t.spec.container.image === 'web:1').length, 0);
+  });
+
   it('resumes an update after a leader change without updating a slot twice or skipping one', async () => {
     const r = await tenReplicas(25, { parallelism: 2, delayMs: 2000, monitorMs: 500 });
     h = r.h;

@@ -60,6 +60,8 @@ export function superviseUpdate(view: MemoryStore, plan: Plan, service: Service,
     failUpdate(plan, service, failed[failed.length - 1], cfg, nowMs);
     return;
   }
+  // With failureAction continue, a slot whose new task failed counts as done: the update moves on.
+  const failedSlots = new Set(cfg.failureAction === 'continue' ? failed.map(slotKey) : []);
   let inFlight = 0;
   let lastSettledMs = startedAt;
   const dirty: SlotView[] = [];
@@ -68,7 +70,7 @@ export function superviseUpdate(view: MemoryStore, plan: Plan, service: Service,
       if (v.dirty.some((t) => t.status.state <= TaskState.RUNNING)) dirty.push(v);
       continue;
     }
-    const done = v.fresh.some((t) => settled(t, cfg, nowMs));
+    const done = v.fresh.some((t) => settled(t, cfg, nowMs)) || failedSlots.has(v.key);
     if (!done) {
       inFlight++;
       for (const t of v.fresh) if (t.status.state === TaskState.RUNNING) plan.wakeAt(t.status.timestamp + cfg.monitorMs);
