@@ -28,6 +28,8 @@ interface Session {
   readonly id: string;
   readonly nodeId: string;
   readonly send: (m: AssignmentMessage) => void;
+  /** Called when the dispatcher ends the session (node marked down, leadership lost). */
+  readonly onEnd: () => void;
   readonly assignments: AssignmentSet;
 }
 
@@ -76,7 +78,9 @@ export class Dispatcher {
     this.unwatch = null;
     for (const t of this.deadlines.values()) t.cancel();
     this.deadlines.clear();
+    const ended = [...this.sessions.values()];
     this.sessions.clear();
+    for (const s of ended) s.onEnd();
     this.changedByNode.clear();
     this.flushAssignmentsTimer?.cancel();
     this.flushAssignmentsTimer = null;
@@ -86,14 +90,16 @@ export class Dispatcher {
   }
 
   /** A worker opens a session: the node becomes READY and gets its complete assignment set at once. */
-  async register(nodeId: string, description: NodeDescription, addr: string, send: (m: AssignmentMessage) => void): Promise<{ sessionId: string; heartbeatPeriodMs: number }> {
+  async register(nodeId: string, description: NodeDescription, addr: string, send: (m: AssignmentMessage) => void, onEnd: () => void = () => undefined): Promise<{ sessionId: string; heartbeatPeriodMs: number }> {
     this.mustRun();
     const node = this.store.view.get('node', nodeId);
     if (node === undefined) throw new NotFoundError(`node ${nodeId} is not a member of this cluster`, { hint: 'join the swarm again' });
     await this.updateNode(nodeId, (n) => ({ ...n, description, status: { state: 'ready', addr, message: '' } }));
     this.mustRun();
-    const session: Session = { id: newObjectId(this.random), nodeId, send, assignments: new AssignmentSet() };
+    const session: Session = { id: newObjectId(this.random), nodeId, send, onEnd, assignments: new AssignmentSet() };
+    const previous = this.sessions.get(nodeId);
     this.sessions.set(nodeId, session);
+    previous?.onEnd();
     this.changedByNode.delete(nodeId);
     this.armDeadline(nodeId);
     const tasks = this.store.view.tasksOfNode(nodeId).filter((t) => assignedTo(t, nodeId));
@@ -138,7 +144,9 @@ export class Dispatcher {
 
   private async expire(nodeId: string): Promise<void> {
     this.deadlines.delete(nodeId);
+    const s = this.sessions.get(nodeId);
     this.sessions.delete(nodeId);
+    s?.onEnd();
     if (!this.running) return;
     await this.updateNode(nodeId, (n) => ({ ...n, status: { ...n.status, state: 'down', message: 'heartbeat failure' } })).catch(() => {
       if (this.running && !this.sessions.has(nodeId)) this.armDeadline(nodeId); // try again later
@@ -172,7 +180,12 @@ export class Dispatcher {
         m.set(c.id, assignedTo(after, nodeId) ? after : undefined);
       }
     }
-    if (e.reset) for (const nodeId of this.sessions.keys()) this.sessions.delete(nodeId); // agents re-register for a complete set
+    if (e.reset) {
+      // Agents re-register for a complete set.
+      const ended = [...this.sessions.values()];
+      this.sessions.clear();
+      for (const s of ended) s.onEnd();
+    }
     if (this.changedByNode.size > 0 && this.flushAssignmentsTimer === null) {
       this.flushAssignmentsTimer = this.clock.setTimer(0, () => this.flushAssignments());
     }
