@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { TaskState, type Task } from '../../src/types/objects';
 import { Harness } from './sim/harness';
+import { removeService } from '../../src/manager/controlapi/services';
 
 describe('leader loops on a simulated cluster', function () {
   this.timeout(60_000);
@@ -27,6 +28,17 @@ describe('leader loops on a simulated cluster', function () {
     await h.updateService(svc.id, (s) => ({ ...s, replicas: 0 }));
     await h.until(() => h!.tasks(svc.id).length === 0, 20_000, 'all tasks removed');
     for (const a of h.agents.values()) assert.equal(a.running().length, 0);
+  });
+
+  it('stops and deletes every task of a removed service', async () => {
+    h = await Harness.create(18);
+    await h.addNode();
+    await h.addNode();
+    const svc = await h.createService({ name: 'gone', replicas: 4, task: { container: { image: 'g' } } });
+    await h.until(() => h!.running(svc.id).length === 4, 20_000, '4 running');
+    await h.settle(removeService(h.store(), svc.id));
+    await h.until(() => h!.store().view.tasksOfService(svc.id).length === 0, 20_000, 'tasks deleted');
+    for (const a of h.agents.values()) assert.equal(a.running().length, 0, 'agents stopped the containers');
   });
 
   it('runs one task of a global service on every eligible node, following nodes as they join, drain or go down', async () => {

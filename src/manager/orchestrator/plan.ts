@@ -8,11 +8,17 @@ import type { StoreAction } from '../store/actions';
 export class Plan {
   readonly actions: StoreAction[] = [];
   private readonly touched = new Set<string>();
+  private readonly removed = new Set<string>();
   /** The earliest time a later pass must run even without events (a restart delay, an update delay). */
   wakeAtMs = Infinity;
 
   has(id: string): boolean {
     return this.touched.has(id);
+  }
+
+  /** True if this pass deletes the object. */
+  removes(id: string): boolean {
+    return this.removed.has(id);
   }
 
   createTask(t: Task): void {
@@ -30,6 +36,7 @@ export class Plan {
   removeTask(t: Task): boolean {
     if (this.touched.has(t.id)) return false;
     this.touched.add(t.id);
+    this.removed.add(t.id);
     this.actions.push({ op: 'remove', kind: 'task', id: t.id, expectedVersion: t.meta.version });
     return true;
   }

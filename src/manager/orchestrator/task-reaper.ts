@@ -9,7 +9,8 @@ import { isRunnable, occupiesSlot } from './slot-tasks';
  * scheduled, and keeps at most `historyLimit` tasks per slot (oldest stopped ones go first).
  */
 export function reapTasks(view: MemoryStore, plan: Plan, historyLimit: number, nowMs: number): void {
-  const bySlot = new Map<string, Task[]>();
+  // Only slots holding a task that is finished for good can have history to trim.
+  const slotsWithHistory = new Map<string, Task>();
   for (const t of view.list('task')) {
     if (plan.has(t.id)) continue;
     if (view.get('service', t.serviceId) === undefined && t.desiredState < TaskState.REMOVE) {
@@ -26,14 +27,13 @@ export function reapTasks(view: MemoryStore, plan: Plan, historyLimit: number, n
       plan.updateTask({ ...t, status: { ...t.status, state: TaskState.SHUTDOWN, timestamp: nowMs, message: 'shut down before it was scheduled' } });
       continue;
     }
-    const key = `${t.serviceId}/${t.slot !== 0 ? t.slot : t.nodeId}`;
-    const list = bySlot.get(key);
-    if (list === undefined) bySlot.set(key, [t]);
-    else list.push(t);
+    if (!occupiesSlot(t) && isTerminal(t.status.state)) slotsWithHistory.set(`${t.serviceId}/${t.slot !== 0 ? t.slot : t.nodeId}`, t);
   }
-  for (const list of bySlot.values()) {
+  for (const sample of slotsWithHistory.values()) {
+    const list = (sample.slot !== 0 ? view.tasksOfSlot(sample.serviceId, sample.slot)
+      : view.tasksOfNode(sample.nodeId).filter((t) => t.serviceId === sample.serviceId && t.slot === 0)).filter((t) => !plan.removes(t.id));
     if (list.length <= historyLimit) continue;
-    const dead = list.filter((t) => !occupiesSlot(t) && isTerminal(t.status.state)).sort((a, b) => a.meta.createdAt - b.meta.createdAt || a.meta.version - b.meta.version);
+    const dead = list.filter((t) => !plan.has(t.id) && !occupiesSlot(t) && isTerminal(t.status.state)).sort((a, b) => a.meta.createdAt - b.meta.createdAt || a.meta.version - b.meta.version);
     for (let excess = list.length - historyLimit, i = 0; excess > 0 && i < dead.length; excess--, i++) plan.removeTask(dead[i]);
   }
 }
