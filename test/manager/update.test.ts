@@ -142,6 +142,8 @@ describe('rolling updates and spec checks', function () {
       [{ name: 'a', task: { container: { image: 'x' }, restartPolicy: { condition: 'sometimes' } } }, /^task\.restartPolicy\.condition must be one of none, on-failure, any, got "sometimes"$/],
       [{ name: 'a', task: { container: { image: 'x' } }, update: { parallelism: 1.5 } }, /^update\.parallelism must be an integer, got 1\.5$/],
       [{ name: 'a', task: { container: { image: 'x' } }, update: { maxFailureRatio: 2 } }, /^update\.maxFailureRatio must be between 0 and 1, got 2$/],
+      [{ name: 'a', task: { container: { image: 'x' }, resources: { reservations: 'lots' } } }, /^task\.resources\.reservations must be an object, got "lots"$/],
+      [{ name: 'a', task: { container: { image: 'x', command: 'ls' } } }, /^task\.container\.command must be a list of strings, got "ls"$/],
       [{ name: 'a', task: { container: { image: 'x' } }, endpoint: { ports: [{ protocol: 'tcp', targetPort: 70000, publishedPort: 80, publishMode: 'host', name: '' }] } }, /^endpoint\.ports\[0\]\.targetPort must be <= 65535, got 70000$/],
     ];
     for (const [spec, re] of cases) {

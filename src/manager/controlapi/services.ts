@@ -5,8 +5,21 @@ import type { Random } from '../../types/random';
 import { canonicalJson } from '../orchestrator/new-task';
 import type { Store } from '../store/store';
 
+/** The parts of a service spec that must be objects when given (defaults are merged into them). */
+const OBJECT_PATHS = ['labels', 'task', 'task.container', 'task.resources', 'task.resources.limits', 'task.resources.reservations',
+  'task.restartPolicy', 'task.placement', 'update', 'rollback', 'endpoint'];
+
+function checkShape(input: unknown): void {
+  for (const p of OBJECT_PATHS) {
+    let v: unknown = input;
+    for (const k of p.split('.')) v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[k] : undefined;
+    if (v !== undefined && (typeof v !== 'object' || v === null || Array.isArray(v))) throw new InvalidArgumentError(`${p} must be an object, got ${JSON.stringify(v)}`);
+  }
+}
+
 function normalized(input: SpecInput<ServiceSpec>): ServiceSpec {
-  if (typeof input !== 'object' || input === null) throw new InvalidArgumentError(`service spec must be an object, got ${JSON.stringify(input)}`);
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new InvalidArgumentError(`service spec must be an object, got ${JSON.stringify(input)}`);
+  checkShape(input);
   const spec = serviceSpecWithDefaults(input);
   validateServiceSpec(spec);
   return spec;
