@@ -75,6 +75,16 @@ export class Harness {
     return node;
   }
 
+  /** The host comes back: a fresh agent (no local tasks) for the same node. */
+  restartAgent(nodeId: string, agent: Partial<SimAgentOptions> = {}): void {
+    const old = this.agents.get(nodeId);
+    if (old === undefined) throw new Error(`no agent for ${nodeId}`);
+    old.stop();
+    const a = new SimAgent(old.node, this.clock, () => this.dispatcher(), agent);
+    this.agents.set(nodeId, a);
+    a.start();
+  }
+
   async createService(spec: SpecInput<ServiceSpec>): Promise<Service> {
     return this.settle(createService(this.store(), this.random, spec));
   }
