@@ -1,0 +1,50 @@
+import type { Random } from '../../types/random';
+import { NEW_META, newObjectId, TaskState, type HostPort, type Service, type Task } from '../../types/objects';
+
+/** The ports a task of this service binds on its node (host publish mode only). */
+export function hostPortsOf(service: Service): HostPort[] {
+  return service.spec.endpoint.ports
+    .filter((p) => p.publishMode === 'host' && p.publishedPort !== 0)
+    .map((p) => ({ protocol: p.protocol, publishedPort: p.publishedPort }));
+}
+
+/**
+ * A new task of a service running its current spec, ready for the scheduler. SwarmKit creates
+ * tasks NEW and lets the allocator move them to PENDING; shoal allocates no network addresses
+ * yet, so the orchestrator creates them PENDING directly.
+ */
+export function newTask(service: Service, random: Random, nowMs: number, where: { slot: number; nodeId: string }, restartHistoryMs: readonly number[] = []): Task {
+  return {
+    id: newObjectId(random),
+    meta: NEW_META,
+    serviceId: service.id,
+    slot: where.slot,
+    nodeId: where.nodeId,
+    spec: service.spec.task,
+    hostPorts: hostPortsOf(service),
+    desiredState: TaskState.RUNNING,
+    status: { state: TaskState.PENDING, timestamp: nowMs, message: 'pending task scheduling', err: '', exitCode: 0, containerId: '', pid: 0 },
+    restartHistoryMs,
+  };
+}
+
+/** A stable text form of a value with sorted object keys, to compare specs by content. */
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o).sort().filter((k) => o[k] !== undefined).map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/** True when a task does not run its service's current spec (SwarmKit's IsTaskDirty). */
+export function isTaskDirty(service: Service, task: Task, specKeyCache?: Map<string, string>): boolean {
+  let key = specKeyCache?.get(service.id);
+  if (key === undefined) {
+    key = canonicalJson(service.spec.task);
+    specKeyCache?.set(service.id, key);
+  }
+  if (task.spec === service.spec.task) return false;
+  return canonicalJson(task.spec) !== key;
+}

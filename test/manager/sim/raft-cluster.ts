@@ -1,0 +1,165 @@
+import { RawNode, type Message, type NodeId, type Ready } from '../../../src/raft/core';
+import type { ManualClock } from '../../../src/types/clock';
+import { UnavailableError } from '../../../src/types/errors';
+import type { SeededRandom } from '../../../src/types/random';
+import type { ReplicatedLog, StateMachine } from '../../../src/manager/replicated-log';
+
+interface Pending { term: number; resolve: (v: unknown) => void; reject: (e: Error) => void }
+
+/** One member: a RawNode, its state machine, and proposals waiting to be applied. */
+class Member implements ReplicatedLog {
+  readonly pending = new Map<number, Pending>();
+  readonly listeners = new Set<(leader: boolean) => void>();
+  leader = false;
+  up = true;
+
+  constructor(readonly raw: RawNode, readonly sm: StateMachine<unknown>, private readonly cluster: SimRaftCluster) {}
+
+  propose(data: Uint8Array): Promise<unknown> {
+    if (!this.up || !this.leader) return Promise.reject(new UnavailableError(`manager ${this.raw.id} is not the leader`));
+    const at = this.raw.propose(data);
+    const p = new Promise<unknown>((resolve, reject) => this.pending.set(at.index, { term: at.term, resolve, reject }));
+    this.cluster.pump(this);
+    return p;
+  }
+
+  isLeader(): boolean {
+    return this.up && this.leader;
+  }
+
+  onLeadershipChange(cb: (leader: boolean) => void): () => void {
+    this.listeners.add(cb);
+    return () => this.listeners.delete(cb);
+  }
+
+  setLeader(leader: boolean): void {
+    if (leader === this.leader) return;
+    this.leader = leader;
+    if (!leader) {
+      for (const p of this.pending.values()) p.reject(new UnavailableError('leadership lost before the write committed'));
+      this.pending.clear();
+    }
+    for (const cb of [...this.listeners]) cb(leader);
+  }
+}
+
+/** Settings of the simulated cluster: ticks on the manual clock, one-way message latency. */
+export interface SimRaftOptions {
+  tickMs: number;
+  latencyMs: number;
+  electionTick: number;
+}
+
+/**
+ * A test driver: Raft members (RawNode) over an in-memory network on a ManualClock, each applying
+ * committed entries to its own state machine. Deterministic for a given seed.
+ */
+export class SimRaftCluster {
+  readonly members: Member[] = [];
+  private readonly cut = new Set<NodeId>();
+  private readonly opts: SimRaftOptions;
+
+  constructor(private readonly clock: ManualClock, random: SeededRandom, machines: StateMachine<unknown>[], opts: Partial<SimRaftOptions> = {}) {
+    this.opts = { tickMs: 10, latencyMs: 1, electionTick: 10, ...opts };
+    const ids = machines.map((_, i) => i + 1);
+    machines.forEach((sm, i) => {
+      const raw = new RawNode({
+        id: i + 1, electionTick: this.opts.electionTick, heartbeatTick: 1, random, preVote: true, checkQuorum: true,
+        maxSizePerMsgBytes: 1 << 20, maxInflightMsgs: 256,
+      }, RawNode.bootstrap(ids));
+      this.members.push(new Member(raw, sm, this));
+    });
+    this.scheduleTick();
+  }
+
+  /** The ReplicatedLog of member i (0-based). */
+  log(i: number): ReplicatedLog {
+    return this.members[i];
+  }
+
+  leaderIndex(): number {
+    return this.members.findIndex((m) => m.isLeader());
+  }
+
+  /** Cuts member i off the network (both directions); it keeps ticking. */
+  isolate(i: number): void {
+    this.cut.add(this.members[i].raw.id);
+  }
+
+  heal(): void {
+    this.cut.clear();
+  }
+
+  /** Asks the current leader to hand leadership to member i. */
+  transferTo(i: number): void {
+    const l = this.leaderIndex();
+    if (l >= 0) {
+      this.members[l].raw.transferLeadership(this.members[i].raw.id);
+      this.pump(this.members[l]);
+    }
+  }
+
+  private scheduleTick(): void {
+    this.clock.setTimer(this.opts.tickMs, () => {
+      for (const m of this.members) {
+        m.raw.tick();
+        this.pump(m);
+      }
+      this.scheduleTick();
+    });
+  }
+
+  private deliver(msg: Message): void {
+    if (this.cut.has(msg.from) || this.cut.has(msg.to)) return;
+    const to = this.members[msg.to - 1];
+    if (to === undefined) return;
+    this.clock.setTimer(this.opts.latencyMs, () => {
+      if (this.cut.has(msg.from) || this.cut.has(msg.to)) return;
+      to.raw.step(msg);
+      this.pump(to);
+    });
+  }
+
+  /** Handles every Ready of a member: (in-memory persistence), send, apply, advance. */
+  pump(m: Member): void {
+    while (m.raw.hasReady()) {
+      const rd: Ready = m.raw.ready();
+      for (const msg of rd.messages) this.deliver(msg);
+      if (rd.snapshot !== null) m.sm.restore(rd.snapshot.data);
+      for (const e of rd.committedEntries) {
+        const result = m.sm.apply(e);
+        const p = m.pending.get(e.index);
+        if (p === undefined) continue;
+        m.pending.delete(e.index);
+        if (p.term === e.term) p.resolve(result);
+        else p.reject(new UnavailableError('the write was replaced by another leader\'s entry'));
+      }
+      m.raw.advance();
+      if (rd.softState !== null) m.setLeader(rd.softState.role === 'leader');
+    }
+  }
+}
+
+/** Lets promise continuations run (the ManualClock fires timers synchronously). */
+export function flush(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Advances simulated time by ms in steps, letting promises settle after every step. */
+export async function runFor(clock: ManualClock, ms: number, stepMs = 10): Promise<void> {
+  for (let t = 0; t < ms; t += stepMs) {
+    clock.advance(stepMs);
+    await flush();
+  }
+}
+
+/** Runs until cond() holds (checked after each step) or fails after maxMs of simulated time. */
+export async function runUntil(clock: ManualClock, cond: () => boolean, maxMs: number, what: string, stepMs = 10): Promise<number> {
+  const start = clock.now();
+  while (!cond()) {
+    if (clock.now() - start > maxMs) throw new Error(`timed out after ${maxMs} ms of simulated time waiting for ${what}`);
+    clock.advance(stepMs);
+    await flush();
+  }
+  return clock.now() - start;
+}
