@@ -18,6 +18,14 @@ export const defaultExtractLimits: ExtractLimits = {
   entriesMax: 1_000_000,
 };
 
+/**
+ * Upper bound on the uncompressed bytes of an archive within the limits: content plus a
+ * header and padding per entry, plus a few extension headers. Also bounds a gzip bomb.
+ */
+export function archiveBytesMax(l: ExtractLimits): number {
+  return l.totalBytesMax + l.entriesMax * 2048 + l.metaBytesMax * 4;
+}
+
 /** How to extract: layers convert whiteouts and keep owners; plain archives do neither. */
 export interface ExtractOptions {
   limits: ExtractLimits;

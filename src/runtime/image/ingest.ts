@@ -2,8 +2,7 @@ import { createReadStream, promises as fs } from 'node:fs';
 import { InvalidArgumentError } from '../../types/errors';
 import type { BlobStore, StoredBlob } from './blob-store';
 import type { Digest } from './digest';
-import { DigestMismatchError } from './errors';
-import type { ExtractLimits } from './extract';
+import { archiveBytesMax, type ExtractLimits } from './extract';
 import type { LayerCache } from './layer-cache';
 import { parseImageConfig, parseJson, parseManifest, type Descriptor, type ImageConfig, type Manifest } from './oci-types';
 
@@ -22,7 +21,8 @@ export class Ingest {
 
   /** Stores a stream, checked against an expected digest and size when given. */
   async put(src: AsyncIterable<Buffer> | Iterable<Buffer>, what: string, expected?: Digest, expectedSize?: number): Promise<StoredBlob> {
-    const sizeMax = expectedSize ?? this.limits.totalBytesMax;
+    // Blobs are archives (or their metadata): the same bound as their unpacked form.
+    const sizeMax = expectedSize ?? archiveBytesMax(this.limits);
     const b = await this.blobs.put(src, what, expected, sizeMax);
     if (b.added) this.addedBlobs.add(b.digest);
     if (expectedSize !== undefined && b.size !== expectedSize) {
@@ -74,11 +74,6 @@ export class Ingest {
     for (const d of this.addedLayers) await this.layers.remove(d);
     for (const d of this.addedBlobs) await this.blobs.remove(d);
   }
-}
-
-/** Checks a blob against a digest without storing it (used where content is already at hand). */
-export function assertDigest(what: string, expected: Digest, actual: Digest): void {
-  if (expected !== actual) throw new DigestMismatchError(what, expected, actual);
 }
 
 /** True if a path exists. */

@@ -4,7 +4,7 @@ import type { BlobStore } from './blob-store';
 import { openArchive, hashing } from './archive-stream';
 import { digestHex, Hasher, isDigest, type Digest } from './digest';
 import { DigestMismatchError } from './errors';
-import { extractTar, type ExtractLimits } from './extract';
+import { archiveBytesMax, extractTar, type ExtractLimits } from './extract';
 import { fsyncDir } from './atomic-file';
 
 const tmpPrefix = '.tmp-';
@@ -52,7 +52,7 @@ export class LayerCache {
       await fs.chmod(tmp, 0o755);
       const what = `layer ${blob}`;
       const h = new Hasher();
-      const src = hashing(await openArchive(blobs.path(blob), what), h, limits.totalBytesMax + limits.entriesMax * 3 * 512, what);
+      const src = hashing(await openArchive(blobs.path(blob), what), h, archiveBytesMax(limits), what);
       await extractTar(src, tmp, { limits, overlayWhiteouts: true, preserveOwners: true });
       const actual = h.digest();
       if (diffId !== undefined && actual !== diffId) throw new DigestMismatchError(`${what} (uncompressed)`, diffId, actual);
