@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
+import { Readable } from 'node:stream';
 import { readTar, type TarEntry } from '../../../src/runtime/image/tar-reader';
 import { UnsafeEntryError } from '../../../src/runtime/image/errors';
 import { makeTar } from '../fixtures/tar-writer';
 
 /** Feeds a buffer in small uneven chunks, so every header and body straddles chunk borders. */
-async function* chunked(b: Buffer, size = 37): AsyncGenerator<Buffer> {
-  for (let i = 0; i < b.length; i += size) yield b.subarray(i, i + size);
+function chunked(b: Buffer, size = 37): AsyncIterable<Buffer> {
+  const parts: Buffer[] = [];
+  for (let i = 0; i < b.length; i += size) parts.push(b.subarray(i, i + size));
+  return Readable.from(parts, { objectMode: true }) as AsyncIterable<Buffer>;
 }
 
 async function readAll(b: Buffer): Promise<{ entry: TarEntry; data: string }[]> {
