@@ -11,7 +11,9 @@ import { ingestArchiveDir, type FoundImage } from './image-archive';
 import { Ingest, metadataBytesMax } from './ingest';
 import { LayerCache } from './layer-cache';
 import { mediaTypes, parseJson, parseManifest, type ImageConfig, type Manifest, type RunConfig } from './oci-types';
+import { pullImage } from './pull';
 import { parseReference } from './reference';
+import { RegistryClient, registryBaseUrl, type RegistryOptions } from './registry-client';
 import { readState, writeState, type StoreState } from './store-state';
 
 /** Tells whether a container uses an image (by id); the runtime's container side supplies it. */
@@ -146,6 +148,15 @@ export class ImageStore {
       const m = await ingest.putJson(manifest, `${what}: manifest`);
       return [{ manifest: m.digest, id: c.digest, refs: [ref] }];
     });
+    return img;
+  }
+
+  /** `docker pull` from an OCI distribution registry. */
+  async pull(reference: string, opts: RegistryOptions = {}): Promise<LoadedImage> {
+    const ref = parseReference(reference);
+    const base = registryBaseUrl(ref.registry, opts.insecureRegistries);
+    const client = new RegistryClient(base, ref.repository, opts);
+    const [img] = await this.ingesting(async (ingest) => [await pullImage(ingest, ref, client, `pull of ${reference}`)]);
     return img;
   }
 
