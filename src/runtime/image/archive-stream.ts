@@ -1,7 +1,7 @@
 import { createReadStream, promises as fs } from 'node:fs';
 import { pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { InvalidArgumentError } from '../../types/errors';
+import { InvalidArgumentError, ShoalError } from '../../types/errors';
 import type { Hasher } from './digest';
 import { UnsafeEntryError } from './errors';
 
@@ -28,7 +28,18 @@ export async function openArchive(file: string, what: string): Promise<AsyncIter
   const compression = await sniffCompression(file, what);
   const raw = createReadStream(file, { highWaterMark: 1 << 20 });
   if (compression === 'none') return raw as AsyncIterable<Buffer>;
-  return pipeline(raw, createGunzip({ chunkSize: 1 << 17 }), () => { /* errors reach the consumer through the gunzip stream */ }) as AsyncIterable<Buffer>;
+  const gunzip = pipeline(raw, createGunzip({ chunkSize: 1 << 17 }), () => { /* errors reach the consumer through the gunzip stream */ });
+  return gunzipErrors(gunzip as AsyncIterable<Buffer>, what);
+}
+
+/** zlib's own errors ("unexpected end of file") do not say which file; these do. */
+async function* gunzipErrors(src: AsyncIterable<Buffer>, what: string): AsyncGenerator<Buffer> {
+  try {
+    yield* src;
+  } catch (err) {
+    if (ShoalError.is(err)) throw err;
+    throw new InvalidArgumentError(`${what} is not a valid gzip stream: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /**

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { ShoalError } from '../../../src/types/errors';
 import { UnsafeEntryError, type UnsafeReason } from '../../../src/runtime/image/errors';
 import type { ImageStore } from '../../../src/runtime/image/image-store';
 import { imageArchive } from '../fixtures/busybox-image';
@@ -45,10 +46,15 @@ const cases: HostileCase[] = [
     entries: () => [0, 1, 2, 3, 4].map((i): TarSpec => ({ path: `f${i}`, content: Buffer.alloc(3000) })),
     entry: 'f3', reason: 'total-too-large',
   },
+  { title: 'a path component longer than NAME_MAX', entries: () => [{ path: `d/${'n'.repeat(256)}`, content: 'x' }], entry: `d/${'n'.repeat(256)}`, reason: 'name-too-long' },
+  {
+    title: 'an extension (pax) header larger than the metadata limit',
+    entries: () => [{ path: Array.from({ length: 12 }, () => 'p'.repeat(250)).join('/'), content: 'x' }], entry: 'PaxHeaders/x', reason: 'entry-too-large',
+  },
   { title: 'more entries than the limit', entries: () => Array.from({ length: 30 }, (_, i): TarSpec => ({ path: `e${i}`, type: 'dir' })), entry: 'e25', reason: 'too-many-entries' },
 ];
 
-const limits = { entryBytesMax: 4096, totalBytesMax: 10_000, entriesMax: 25 };
+const limits = { entryBytesMax: 4096, totalBytesMax: 10_000, entriesMax: 25, metaBytesMax: 2048 };
 
 describe('image extraction refuses hostile tarballs and leaves nothing behind', function () {
   let dir: string;
@@ -107,6 +113,14 @@ describe('image extraction refuses hostile tarballs and leaves nothing behind', 
     await assert.rejects(store.load(tarball), (e: unknown) => e instanceof UnsafeEntryError && e.entry === '../../escaped' && e.reason === 'dot-dot');
     await assertNothingOutside();
     assert.deepEqual(await fs.readdir(path.dirname(dir)).then((n) => n.includes('escaped')), false);
+  });
+
+  it('refuses a truncated gzip root filesystem as InvalidArgument, keeping nothing', async function () {
+    const tarball = path.join(dir, 'layer.tar');
+    const gz = gzipSync(makeTar([{ path: 'f', content: Buffer.alloc(3000, 7) }]));
+    await fs.writeFile(tarball, gz.subarray(0, gz.length - 12));
+    await assert.rejects(store.importRootfs(tarball, 'trunc:1'), (e: unknown) => ShoalError.is(e, 'InvalidArgument') && /is not a valid gzip stream/.test(e.message));
+    await assertNothingOutside();
   });
 
   it('keeps absolute symlinks verbatim: they resolve inside the container, and extraction never follows them', async function () {
