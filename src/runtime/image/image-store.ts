@@ -213,7 +213,9 @@ export class ImageStore {
         created: cfg.created,
       });
     }
-    return out.sort((a, b) => (a.references[0] ?? '~').localeCompare(b.references[0] ?? '~') || a.id.localeCompare(b.id));
+    // Tagged images by name, then dangling ones (as `docker images` shows <none> last).
+    const key = (i: ImageSummary): string => (i.references.length === 0 ? `1${i.id}` : `0${i.references[0]}`);
+    return out.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
   }
 
   /**
@@ -234,6 +236,26 @@ export class ImageStore {
       await writeState(this.root, state);
       if (deletes) await this.collect(state);
       return { untagged, deleted: deletes ? hit.id : undefined };
+    });
+  }
+
+  /**
+   * `image prune`: removes dangling images (no reference left, e.g. after a newer image took
+   * their tag) that no container uses, then collects what they held.
+   */
+  async prune(inUse: InUse): Promise<{ deleted: Digest[] }> {
+    return this.locked(async () => {
+      const state = await readState(this.root);
+      const referenced = new Set<string>(Object.values(state.refs));
+      const deleted: Digest[] = [];
+      for (const [manifest, rec] of Object.entries(state.images)) {
+        if (referenced.has(manifest) || (await inUse(rec.id))) continue;
+        delete state.images[manifest];
+        deleted.push(rec.id);
+      }
+      await writeState(this.root, state);
+      await this.collect(state);
+      return { deleted };
     });
   }
 

@@ -79,6 +79,18 @@ describe('image store: images ls, rmi, garbage collection, persistence', functio
     assert.deepEqual(await store.gc(), { blobsRemoved: 0, layersRemoved: 0 }, 'gc is idempotent');
   });
 
+  it('a newer image taking a tag leaves the old one dangling; prune removes it unless a container uses it', async function () {
+    const old = await loadAs('app:1', [makeTar([{ path: 'v', content: '1' }])]);
+    const used = new Set<string>([old]);
+    const newer = await loadAs('app:1', [makeTar([{ path: 'v', content: '2' }])]);
+    assert.deepEqual((await store.list()).map((i) => [i.references, i.id]), [[['app:1'], newer], [[], old]]);
+    assert.deepEqual(await store.prune((i) => used.has(i)), { deleted: [] }, 'kept while in use');
+    used.clear();
+    assert.deepEqual(await store.prune((i) => used.has(i)), { deleted: [old] });
+    assert.deepEqual((await store.list()).map((i) => i.id), [newer]);
+    assert.equal((await store.layers.list()).length, 1, "the old image's layer is gone");
+  });
+
   it('references survive reopening the store, and a missing layer dir is unpacked again on resolve', async function () {
     const id = await loadAs('busybox:latest');
     const reopened = await ImageStore.open(store.root);
