@@ -16,6 +16,9 @@ import { parseReference } from './reference';
 import { RegistryClient, registryBaseUrl, type RegistryOptions } from './registry-client';
 import { readState, writeState, type StoreState } from './store-state';
 
+/** Parsed images kept in memory; starting a container should not re-read and re-hash them. */
+const parsedCacheMax = 256;
+
 /** Tells whether a container uses an image (by id); the runtime's container side supplies it. */
 export type InUse = (imageId: Digest) => boolean | Promise<boolean>;
 
@@ -63,6 +66,8 @@ export class ImageStore {
   private readonly clock: Clock;
   private readonly tmpDir: string;
   private lock: Promise<unknown> = Promise.resolve();
+  /** Parsed manifests and configs by manifest digest: content-addressed, so never stale. */
+  private readonly parsedCache = new Map<Digest, { manifest: Manifest; config: ImageConfig }>();
 
   private constructor(readonly root: string, opts: ImageStoreOptions) {
     this.blobs = new BlobStore(root);
@@ -72,7 +77,7 @@ export class ImageStore {
     this.tmpDir = path.join(root, 'tmp');
   }
 
-  /** Opens (creating if needed) the store at root, clearing what a crash left half-done. */
+  /** Opens (creating if needed) the store at root, clearing what a crash left half-done (temp files, unrecorded blobs). */
   static async open(root: string, opts: ImageStoreOptions = {}): Promise<ImageStore> {
     const s = new ImageStore(path.resolve(root), opts);
     await fs.mkdir(s.root, { recursive: true, mode: 0o700 });
@@ -81,7 +86,8 @@ export class ImageStore {
     await fs.rm(s.tmpDir, { recursive: true, force: true });
     await fs.mkdir(s.tmpDir, { mode: 0o700 });
     await fs.writeFile(path.join(s.root, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}\n');
-    await readState(s.root);
+    // A crash between storing blobs and recording their image leaves blobs nothing refers to.
+    await s.collect(await readState(s.root));
     return s;
   }
 
@@ -189,12 +195,17 @@ export class ImageStore {
   async resolve(ref: string): Promise<ResolvedImage> {
     const state = await readState(this.root);
     const { manifest, id } = this.lookup(state, ref);
-    const m = await this.readManifest(manifest);
-    const ingest = new Ingest(this.blobs, this.layers, this.limits);
-    const cfg = await ingest.config(m.config.digest, `config of ${ref}`);
+    let parsed = this.parsedCache.get(manifest);
+    if (parsed === undefined) {
+      const m = await this.readManifest(manifest);
+      parsed = { manifest: m, config: await new Ingest(this.blobs, this.layers, this.limits).config(m.config.digest, `config of ${ref}`) };
+      if (this.parsedCache.size >= parsedCacheMax) this.parsedCache.clear();
+      this.parsedCache.set(manifest, parsed);
+    }
+    const { manifest: m, config: cfg } = parsed;
     const missing = await Promise.all(cfg.rootfs.diff_ids.map(async (d) => !(await this.layers.has(d))));
-    if (missing.some((x) => x)) await this.locked(() => ingest.unpackLayers(m.layers, cfg, `image ${ref}`));
-    return { id, manifest, config: cfg.config ?? {}, layerDirs: cfg.rootfs.diff_ids.map((d) => this.layers.pathOf(d)) };
+    if (missing.some((x) => x)) await this.locked(() => new Ingest(this.blobs, this.layers, this.limits).unpackLayers(m.layers, cfg, `image ${ref}`));
+    return { id, manifest, config: structuredClone(cfg.config ?? {}), layerDirs: cfg.rootfs.diff_ids.map((d) => this.layers.pathOf(d)) };
   }
 
   /** `images ls`: one line per image, with all its references (none for a dangling image). */

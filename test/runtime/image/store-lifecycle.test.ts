@@ -101,6 +101,24 @@ describe('image store: images ls, rmi, garbage collection, persistence', functio
     await fs.access(path.join(again.layerDirs[0], 'bin/busybox'));
   });
 
+  it('reopening after a crash mid-import clears temp dirs, ingest files and blobs no image records', async function () {
+    await loadAs('busybox:latest');
+    const blobs = (await store.blobs.list()).sort();
+    const layers = await store.layers.list();
+    // What an import killed at various points leaves: a half-extracted layer, a half-written
+    // blob, a stored blob whose image was never recorded, and a load's scratch dir.
+    await fs.mkdir(path.join(store.layers.dir, '.tmp-crashed/bin'), { recursive: true });
+    await fs.writeFile(path.join(store.blobs.ingestDir, 'partial'), 'half');
+    const orphan = await store.blobs.putBuffer(Buffer.from('{"orphan":true}'), 'orphan');
+    await fs.mkdir(path.join(store.root, 'tmp/in-crashed'), { recursive: true });
+    const reopened = await ImageStore.open(store.root);
+    assert.ok(!(await reopened.blobs.has(orphan.digest)));
+    assert.deepEqual((await reopened.blobs.list()).sort(), blobs);
+    assert.deepEqual(await fs.readdir(reopened.layers.dir), layers.map((d) => d.slice('sha256:'.length)));
+    assert.deepEqual(await fs.readdir(reopened.blobs.ingestDir), []);
+    assert.deepEqual(await fs.readdir(path.join(store.root, 'tmp')), []);
+  });
+
   it('a corrupt state file stops the store with a message naming the file', async function () {
     await loadAs('busybox:latest');
     await fs.writeFile(path.join(store.root, 'images.json'), '{"version":1,');
