@@ -1,10 +1,9 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { systemClock, type Clock } from '../../types/clock';
-import { InvalidArgumentError, NotFoundError } from '../../types/errors';
 import { openArchive } from './archive-stream';
 import { BlobStore } from './blob-store';
-import { isDigest, type Digest } from './digest';
+import type { Digest } from './digest';
 import { ImageInUseError } from './errors';
 import { defaultExtractLimits, extractTar, type ExtractLimits } from './extract';
 import { ingestArchiveDir, type FoundImage } from './image-archive';
@@ -14,7 +13,8 @@ import { mediaTypes, parseJson, parseManifest, type ImageConfig, type Manifest, 
 import { pullImage } from './pull';
 import { parseReference } from './reference';
 import { RegistryClient, registryBaseUrl, type RegistryOptions } from './registry-client';
-import { readState, writeState, type StoreState } from './store-state';
+import { collectGarbage } from './garbage';
+import { findImage, readState, writeState, type StoreState } from './store-state';
 
 /** Parsed images kept in memory; starting a container should not re-read and re-hash them. */
 const parsedCacheMax = 256;
@@ -166,27 +166,6 @@ export class ImageStore {
     return img;
   }
 
-  /** Finds an image by reference, by id (`sha256:...`), or by a unique id prefix of 12+ hex digits. */
-  private lookup(state: StoreState, ref: string): { manifest: Digest; id: Digest; viaRef: string | undefined } {
-    const byId = (pred: (id: string) => boolean): { manifest: Digest; id: Digest; viaRef: undefined } | undefined => {
-      const hits = Object.entries(state.images).filter(([, r]) => pred(r.id));
-      const ids = new Set(hits.map(([, r]) => r.id));
-      if (ids.size > 1) throw new InvalidArgumentError(`image id prefix ${ref} is ambiguous`, { hint: 'give more digits' });
-      return hits.length === 0 ? undefined : { manifest: hits[0][0] as Digest, id: hits[0][1].id, viaRef: undefined };
-    };
-    if (isDigest(ref)) {
-      const hit = byId((id) => id === ref);
-      if (hit !== undefined) return hit;
-    } else if (/^[0-9a-f]{12,64}$/.test(ref)) {
-      const hit = byId((id) => id.slice('sha256:'.length).startsWith(ref));
-      if (hit !== undefined) return hit;
-    }
-    const name = parseReference(ref).name;
-    const manifest = state.refs[name];
-    if (manifest === undefined) throw new NotFoundError(`image ${ref} not found`, { hint: 'load, import or pull it first' });
-    return { manifest, id: state.images[manifest].id, viaRef: name };
-  }
-
   private async readManifest(d: Digest): Promise<Manifest> {
     return parseManifest(parseJson(await this.blobs.readBuffer(d, metadataBytesMax), `manifest ${d}`), `manifest ${d}`);
   }
@@ -194,11 +173,10 @@ export class ImageStore {
   /** Everything a container needs to run an image; a layer missing from the cache is unpacked again. */
   async resolve(ref: string): Promise<ResolvedImage> {
     const state = await readState(this.root);
-    const { manifest, id } = this.lookup(state, ref);
+    const { manifest, id } = findImage(state, ref);
     let parsed = this.parsedCache.get(manifest);
     if (parsed === undefined) {
-      const m = await this.readManifest(manifest);
-      parsed = { manifest: m, config: await new Ingest(this.blobs, this.layers, this.limits).config(m.config.digest, `config of ${ref}`) };
+      parsed = await this.readImage(manifest);
       if (this.parsedCache.size >= parsedCacheMax) this.parsedCache.clear();
       this.parsedCache.set(manifest, parsed);
     }
@@ -214,8 +192,7 @@ export class ImageStore {
     const out: ImageSummary[] = [];
     for (const [manifest, rec] of Object.entries(state.images)) {
       const d = manifest as Digest;
-      const m = await this.readManifest(d);
-      const cfg = await new Ingest(this.blobs, this.layers, this.limits).config(m.config.digest, `config of ${d}`);
+      const { manifest: m, config: cfg } = await this.readImage(d);
       out.push({
         references: Object.entries(state.refs).filter(([, v]) => v === d).map(([k]) => k).sort(),
         id: rec.id,
@@ -237,7 +214,7 @@ export class ImageStore {
   async remove(ref: string, inUse: InUse): Promise<{ untagged: string[]; deleted: Digest | undefined }> {
     return this.locked(async () => {
       const state = await readState(this.root);
-      const hit = this.lookup(state, ref);
+      const hit = findImage(state, ref);
       const refsOfImage = Object.entries(state.refs).filter(([, m]) => m === hit.manifest).map(([k]) => k);
       const untagged = hit.viaRef !== undefined && refsOfImage.length > 1 ? [hit.viaRef] : refsOfImage;
       const deletes = untagged.length === refsOfImage.length;
@@ -275,32 +252,13 @@ export class ImageStore {
     return this.locked(async () => this.collect(await readState(this.root)));
   }
 
-  private async collect(state: StoreState): Promise<{ blobsRemoved: number; layersRemoved: number }> {
-    const keepBlobs = new Set<string>();
-    const keepLayers = new Set<string>();
-    for (const manifest of Object.keys(state.images)) {
-      const d = manifest as Digest;
-      keepBlobs.add(d);
-      const m = await this.readManifest(d);
-      keepBlobs.add(m.config.digest);
-      for (const l of m.layers) keepBlobs.add(l.digest);
-      const cfg = await new Ingest(this.blobs, this.layers, this.limits).config(m.config.digest, `config of ${d}`);
-      for (const id of cfg.rootfs.diff_ids) keepLayers.add(id);
-    }
-    let blobsRemoved = 0;
-    let layersRemoved = 0;
-    for (const b of await this.blobs.list()) {
-      if (!keepBlobs.has(b)) {
-        await this.blobs.remove(b);
-        blobsRemoved += 1;
-      }
-    }
-    for (const l of await this.layers.list()) {
-      if (!keepLayers.has(l)) {
-        await this.layers.remove(l);
-        layersRemoved += 1;
-      }
-    }
-    return { blobsRemoved, layersRemoved };
+  /** The manifest and config of a stored image, parsed and checked. */
+  private async readImage(d: Digest): Promise<{ manifest: Manifest; config: ImageConfig }> {
+    const m = await this.readManifest(d);
+    return { manifest: m, config: await new Ingest(this.blobs, this.layers, this.limits).config(m.config.digest, `config of ${d}`) };
+  }
+
+  private collect(state: StoreState): Promise<{ blobsRemoved: number; layersRemoved: number }> {
+    return collectGarbage(state, this.blobs, this.layers, (d) => this.readImage(d));
   }
 }
