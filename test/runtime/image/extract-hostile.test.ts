@@ -123,6 +123,22 @@ describe('image extraction refuses hostile tarballs and leaves nothing behind', 
     await assertNothingOutside();
   });
 
+  it('a later entry over a symlink replaces the link itself and never writes to where it pointed', async function () {
+    const target = path.join(outside, 'target');
+    await fs.writeFile(target, 'host file');
+    const tarball = path.join(dir, 'layer.tar');
+    await fs.writeFile(tarball, makeTar([
+      { path: 'f', type: 'symlink', linkname: target }, { path: 'f', content: 'replaced' },
+      { path: 'd', type: 'symlink', linkname: outside }, { path: 'd/', type: 'dir', mode: 0o700 },
+    ]));
+    const img = await store.importRootfs(tarball, 'replace:1');
+    const [layer] = (await store.resolve(img.id)).layerDirs;
+    assert.equal(await fs.readFile(path.join(layer, 'f'), 'utf8'), 'replaced');
+    assert.ok((await fs.lstat(path.join(layer, 'd'))).isDirectory());
+    assert.equal(await fs.readFile(target, 'utf8'), 'host file');
+    assert.equal((await fs.stat(outside)).mode & 0o777, 0o755, 'the directory the link pointed at kept its mode');
+  });
+
   it('keeps absolute symlinks verbatim: they resolve inside the container, and extraction never follows them', async function () {
     const tarball = path.join(dir, 'layer.tar');
     await fs.writeFile(tarball, makeTar([{ path: 'etc/', type: 'dir' }, { path: 'etc/localtime', type: 'symlink', linkname: '/usr/share/zoneinfo/UTC' }]));
