@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { entryComponents, symlinkEscapes } from './entry-path';
 import { UnsafeEntryError } from './errors';
-import { makeFifo, makeWhiteout, markOpaque } from './special-files';
+import { makeFifo, makeWhiteout, markOpaque, setXattr } from './special-files';
 import { defaultTarLimits, readTar, type TarEntry, type TarLimits } from './tar-reader';
 
 /** Bounds on one archive as a whole, on top of the per-entry ones. */
@@ -42,6 +42,15 @@ export interface ExtractStats {
 }
 
 const whiteoutPrefix = '.wh.';
+
+/**
+ * Extended attributes an image may carry: file capabilities (ping and friends need them) and
+ * the user namespace. Everything else is dropped, above all `trusted.overlay.*`, with which an
+ * archive could forge overlayfs whiteouts, opaque dirs or redirects into other layers.
+ */
+export function xattrAllowed(name: string): boolean {
+  return name === 'security.capability' || (name.startsWith('user.') && name.length > 'user.'.length);
+}
 const opaqueMarker = '.wh..wh..opq';
 
 /**
@@ -220,11 +229,14 @@ class Extractor {
     await fs.link(targetFull, full);
   }
 
-  /** Owner first: chown clears setuid/setgid bits, so the mode goes on after it. */
+  /** Owner first: chown clears setuid/setgid bits and file capabilities, so mode and xattrs go on after it. */
   private async setMeta(rel: string, e: TarEntry): Promise<void> {
     const full = this.abs(rel);
     if (this.opts.preserveOwners) await fs.chown(full, e.uid, e.gid);
     await fs.chmod(full, e.mode);
+    if (this.opts.preserveOwners) {
+      for (const [name, value] of e.xattrs) if (xattrAllowed(name)) await setXattr(full, name, value);
+    }
     if (e.type === 'dir') this.dirTimes.set(rel, e.mtimeMs);
     else await fs.utimes(full, e.mtimeMs / 1000, e.mtimeMs / 1000);
   }

@@ -19,3 +19,8 @@ export async function markOpaque(path: string): Promise<void> {
 export async function makeFifo(path: string, mode: number): Promise<void> {
   await run('mknod', ['-m', (mode & 0o777).toString(8), '--', path, 'p']);
 }
+
+/** Sets one extended attribute (binary-safe: setfattr's `0s` base64 form), never through a symlink. */
+export async function setXattr(path: string, name: string, value: Buffer): Promise<void> {
+  await run('setfattr', ['-h', '-n', name, '-v', `0s${value.toString('base64')}`, '--', path]);
+}

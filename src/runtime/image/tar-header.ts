@@ -83,9 +83,9 @@ export function parseHeader(b: Buffer): RawHeader {
   };
 }
 
-/** Parses a pax extended header body: records of `<len> <key>=<value>\n`. */
-export function parsePax(body: Buffer, name: string): Map<string, string> {
-  const out = new Map<string, string>();
+/** Parses a pax extended header body: records of `<len> <key>=<value>\n`. Values stay bytes (xattrs are binary). */
+export function parsePax(body: Buffer, name: string): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
   let pos = 0;
   while (pos < body.length) {
     if (body[pos] === 0) break;
@@ -95,10 +95,10 @@ export function parsePax(body: Buffer, name: string): Map<string, string> {
     if (!Number.isSafeInteger(len) || len <= sp - pos || pos + len > body.length) {
       throw new UnsafeEntryError(name, 'malformed', 'pax record length out of range');
     }
-    const rec = body.subarray(sp + 1, pos + len - 1).toString('utf8');
-    const eq = rec.indexOf('=');
+    const rec = body.subarray(sp + 1, pos + len - 1);
+    const eq = rec.indexOf(0x3d);
     if (eq <= 0 || body[pos + len - 1] !== 0x0a) throw new UnsafeEntryError(name, 'malformed', 'pax record malformed');
-    out.set(rec.slice(0, eq), rec.slice(eq + 1));
+    out.set(rec.subarray(0, eq).toString('utf8'), Buffer.from(rec.subarray(eq + 1)));
     pos += len;
   }
   return out;

@@ -14,6 +14,8 @@ export interface TarEntry {
   linkname: string;
   devmajor: number;
   devminor: number;
+  /** Extended attributes from pax `SCHILY.xattr.<name>` records, as raw bytes. */
+  xattrs: Map<string, Buffer>;
 }
 
 /** Bounds on what one archive may hold; entries beyond them are refused by name. */
@@ -25,6 +27,7 @@ export interface TarLimits {
 
 export const defaultTarLimits: TarLimits = { entryBytesMax: 16 * 2 ** 30, metaBytesMax: 1 << 20 };
 
+const xattrPrefix = 'SCHILY.xattr.';
 const pad = (n: number): number => (blockBytes - (n % blockBytes)) % blockBytes;
 
 /** An entry and its content; `body` must be consumed before asking for the next entry, or is skipped. */
@@ -42,8 +45,9 @@ export async function* readTar(src: AsyncIterable<Buffer>, limits: TarLimits = d
   const r = new ByteReader(src);
   let longName: string | undefined;
   let longLink: string | undefined;
-  let pax = new Map<string, string>();
-  let globalPax = new Map<string, string>();
+  let pax = new Map<string, Buffer>();
+  let globalPax = new Map<string, Buffer>();
+  const str = (m: Map<string, Buffer>, k: string): string | undefined => m.get(k)?.toString('utf8');
   for (;;) {
     const block = await r.read(blockBytes, '(header)');
     if (block === null) return;
@@ -52,8 +56,8 @@ export async function* readTar(src: AsyncIterable<Buffer>, limits: TarLimits = d
       return;
     }
     const h = parseHeader(block);
-    const name = pax.get('path') ?? longName ?? globalPax.get('path') ?? h.name;
-    const size = parsePaxNum(pax.get('size'), name) ?? h.size;
+    const name = str(pax, 'path') ?? longName ?? str(globalPax, 'path') ?? h.name;
+    const size = parsePaxNum(str(pax, 'size'), name) ?? h.size;
     const meta = async (): Promise<Buffer> => {
       if (size > limits.metaBytesMax) throw new UnsafeEntryError(name, 'entry-too-large', `extension header of ${size} bytes (limit ${limits.metaBytesMax})`);
       const body = size === 0 ? Buffer.alloc(0) : await r.read(size, name);
@@ -72,12 +76,13 @@ export async function* readTar(src: AsyncIterable<Buffer>, limits: TarLimits = d
       type,
       size: type === 'file' ? size : 0,
       mode: h.mode & 0o7777,
-      uid: parsePaxNum(pax.get('uid'), name) ?? h.uid,
-      gid: parsePaxNum(pax.get('gid'), name) ?? h.gid,
-      mtimeMs: pax.has('mtime') ? Number(pax.get('mtime')) * 1000 : h.mtimeS * 1000,
-      linkname: pax.get('linkpath') ?? longLink ?? h.linkname,
+      uid: parsePaxNum(str(pax, 'uid'), name) ?? h.uid,
+      gid: parsePaxNum(str(pax, 'gid'), name) ?? h.gid,
+      mtimeMs: pax.has('mtime') ? Number(str(pax, 'mtime')) * 1000 : h.mtimeS * 1000,
+      linkname: str(pax, 'linkpath') ?? longLink ?? h.linkname,
       devmajor: h.devmajor,
       devminor: h.devminor,
+      xattrs: new Map([...pax].filter(([k]) => k.startsWith(xattrPrefix)).map(([k, v]) => [k.slice(xattrPrefix.length), v])),
     };
     if (!Number.isFinite(entry.mtimeMs)) throw new UnsafeEntryError(name, 'malformed', 'pax mtime is not a number');
     if (entry.size > limits.entryBytesMax) {

@@ -92,6 +92,28 @@ describe('image load and import', function () {
     assert.equal(img.references[0], 'owners:latest');
   });
 
+  it('applies file capabilities and user xattrs, and drops trusted.overlay ones an archive could forge', async function () {
+    // struct vfs_cap_data, revision 2, effective: cap_net_raw (13) permitted.
+    const cap = Buffer.alloc(20);
+    cap.writeUInt32LE(0x02000001, 0);
+    cap.writeUInt32LE(1 << 13, 4);
+    const tarball = path.join(dir, 'rootfs.tar');
+    await fs.writeFile(tarball, makeTar([
+      { path: 'bin/', type: 'dir' },
+      { path: 'bin/ping', content: 'binary', mode: 0o755, uid: 0, xattrs: { 'security.capability': cap, 'user.note': 'kept', 'trusted.overlay.redirect': '/etc' } },
+      { path: 'hidden/', type: 'dir', xattrs: { 'trusted.overlay.opaque': 'y' } },
+    ]));
+    await store.importRootfs(tarball, 'caps');
+    const [layer] = (await store.resolve('caps')).layerDirs;
+    const attrs = (p: string): string => execFileSync('getfattr', ['--absolute-names', '-d', '-m', '-', '-e', 'hex', path.join(layer, p)], { encoding: 'utf8' });
+    const ping = attrs('bin/ping');
+    assert.match(ping, new RegExp(`security\\.capability=0x${cap.toString('hex')}`));
+    assert.match(ping, new RegExp(`user\\.note=0x${Buffer.from('kept').toString('hex')}`));
+    assert.doesNotMatch(ping, /trusted\./);
+    assert.doesNotMatch(attrs('hidden'), /trusted\./, 'no forged opaque marker');
+    assert.equal((await fs.stat(path.join(layer, 'bin/ping'))).mode & 0o7777, 0o755);
+  });
+
   it('imports a gzipped root filesystem as a one-layer image with its run config', async function () {
     const tarball = path.join(dir, 'rootfs.tar.gz');
     await fs.writeFile(tarball, gzipSync(await busyboxRootfsTar()));
