@@ -1,3 +1,4 @@
+import { ShoalError } from '../types/errors';
 import { Backend } from './backend';
 import { FlagSpec, ParsedFlags } from './flags';
 
@@ -29,3 +30,10 @@ export interface Command {
 
 /** Exit code of docker for errors of the CLI or the daemon themselves (not the container's). */
 export const cliErrorExitCode = 125;
+
+/** A failure that exits with its own code (docker's 126 and 127 for a command that cannot be run). */
+export class CommandExitError extends ShoalError {
+  constructor(readonly exitCode: number, message: string, hint?: string) {
+    super('FailedPrecondition', message, { hint });
+  }
+}

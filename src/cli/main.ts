@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { ShoalError } from '../types/errors';
 import { Backend } from './backend';
-import { cliErrorExitCode, Command, CommandContext } from './command';
+import { cliErrorExitCode, Command, CommandContext, CommandExitError } from './command';
 import { inspectCommand, logsCommand, psCommand, rmCommand, stopCommand } from './commands/containers';
 import { importCommand, imagesCommand, loadCommand, pullCommand, rmiCommand } from './commands/images';
 import { runCommand } from './commands/run';
@@ -118,6 +118,7 @@ export async function main(argv: string[]): Promise<number> {
     return await command.run(ctx, f);
   } catch (err) {
     printError(err, commandName);
+    if (err instanceof CommandExitError) return err.exitCode;
     return ShoalError.is(err) && !(err instanceof FlagError) && commandName !== 'run' && commandName !== '' ? 1 : cliErrorExitCode;
   } finally {
     backend?.close();

@@ -91,6 +91,27 @@ describe('shoal CLI: single containers and images, run as a child process', func
     assert.equal(r.stderr, 'oops\n');
   });
 
+  it('run exits 127 for a command missing from the image and 126 for one that cannot be executed, removing the container', async () => {
+    const missing = await env.run('run', '--rm', '--network', 'none', 'busybox', 'nosuchcmd');
+    assertCleanError(missing, 127, /cannot run "nosuchcmd" in the container/);
+    const denied = await env.run('run', '--rm', '--network', 'none', 'busybox', '/etc/passwd');
+    assertCleanError(denied, 126, /cannot run "\/etc\/passwd" in the container: permission denied/);
+    assert.equal((await env.run('ps', '-a', '-q')).stdout, '');
+  });
+
+  it('logs -f follows a container until it exits; --tail keeps the last lines and -t adds timestamps', async () => {
+    const r = await env.run('run', '-d', '--network', 'none', 'busybox', 'sh', '-c', 'for i in 1 2 3 4 5; do echo line$i; sleep 0.1; done');
+    assert.equal(r.code, 0, r.stderr);
+    const id = r.stdout.trim().slice(0, 12);
+    const followed = await env.run('logs', '-f', id);
+    assert.equal(followed.code, 0, followed.stderr);
+    assert.equal(followed.stdout, 'line1\nline2\nline3\nline4\nline5\n');
+    assert.equal((await env.run('logs', '--tail', '2', id)).stdout, 'line4\nline5\n');
+    assert.match((await env.run('logs', '-t', '--tail', '1', id)).stdout, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z line5\n$/);
+    assert.equal((await env.run('logs', '--since', '1h', id)).stdout.split('\n').length, 6);
+    assert.equal((await env.run('rm', id)).code, 0);
+  });
+
   it('run -d is listed by ps, shows its output in logs, stops within its grace on SIGTERM, and rm removes it', async () => {
     const script = 'echo ready; trap "echo got-term; exit 7" TERM; while :; do sleep 0.1; done';
     const r = await env.run('run', '-d', '--name', 'waiter', '--network', 'none', 'busybox', 'sh', '-c', script);

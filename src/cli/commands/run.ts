@@ -1,7 +1,7 @@
 import { ContainerConfig, MountSpec, NetworkMode } from '../../runtime/container-config';
 import { ShoalError } from '../../types/errors';
 import { Backend } from '../backend';
-import { Command, CommandContext } from '../command';
+import { Command, CommandContext, CommandExitError } from '../command';
 import { FlagError, ParsedFlags } from '../flags';
 import { parseBytes, parseCount, parseCpus, parseEnv, parsePort, parseVolume } from '../units';
 
@@ -86,7 +86,7 @@ export const runCommand: Command = {
       await backend.startContainer(id);
     } catch (err) {
       if (rm) await backend.removeContainer(id, true).catch(() => { /* report the start error */ });
-      throw err;
+      throw execFailure(err, cmd[0] ?? image);
     }
     if (detach) {
       ctx.stdout.write(`${id}\n`);
@@ -95,6 +95,15 @@ export const runCommand: Command = {
     return foreground(backend, id, rm, ctx);
   },
 };
+
+/** Docker's codes for a command that cannot run: 127 not found, 126 not executable. */
+function execFailure(err: unknown, command: string): unknown {
+  if (!ShoalError.is(err) || !/exec: /.test(err.message)) return err;
+  const notFound = /No such file or directory/.test(err.message);
+  const denied = /Permission denied/.test(err.message);
+  if (!notFound && !denied) return err;
+  return new CommandExitError(notFound ? 127 : 126, `cannot run ${JSON.stringify(command)} in the container: ${notFound ? 'no such file in the image or its PATH' : 'permission denied'}`, notFound ? 'check the command, or the image\'s PATH' : 'check the file\'s mode in the image');
+}
 
 async function foreground(backend: Backend, id: string, rm: boolean, ctx: CommandContext): Promise<number> {
   let stops = 0;
