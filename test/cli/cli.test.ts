@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { detectCgroupLayout } from '../../src/runtime/cgroups';
-import { buildBusyboxImage } from '../runtime/fixtures/busybox-image';
+import { buildBusyboxImage, busyboxRootfsTar } from '../runtime/fixtures/busybox-image';
 import { leftovers, requireRoot, TestEnv } from '../runtime/helpers';
 import { CliEnv, CliResult } from './cli-harness';
 
@@ -78,6 +78,19 @@ describe('shoal CLI: single containers and images, run as a child process', func
     assert.equal((await env.run('image', 'ls')).stdout, imgs.stdout);
   });
 
+  it('import makes a one-layer image from a root filesystem tarball that run can start', async () => {
+    const rootfs = path.join(image.dir, 'rootfs.tar');
+    fs.writeFileSync(rootfs, await busyboxRootfsTar());
+    const r = await env.run('import', rootfs, 'mybox:v1');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^sha256:[0-9a-f]{64}\n$/);
+    assert.match((await env.run('images')).stdout, /\nmybox\s+v1\s+[0-9a-f]{12}\s/);
+    const run = await env.run('run', '--rm', '--network', 'none', 'mybox:v1', 'echo', 'imported');
+    assert.equal(run.stdout, 'imported\n', run.stderr);
+    assertCleanError(await env.run('run', '--rm', '--network', 'none', 'mybox:v1'), 125, /no command specified: image mybox:v1 has no Cmd or Entrypoint/);
+    assert.equal((await env.run('rmi', 'mybox:v1')).code, 0);
+  });
+
   it('run --rm prints the container output, exits 0 and leaves no container', async () => {
     const r = await env.run('run', '--rm', '--network', 'none', 'busybox', 'echo', 'hi');
     assert.equal(r.code, 0, r.stderr);
@@ -89,6 +102,17 @@ describe('shoal CLI: single containers and images, run as a child process', func
     const r = await env.run('run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'echo oops >&2; exit 3');
     assert.equal(r.code, 3);
     assert.equal(r.stderr, 'oops\n');
+  });
+
+  it('run passes hostname, workdir, user, env, --read-only, named volumes and --init to the container', async () => {
+    const script = 'hostname; pwd; id -u; echo "$GREETING"; echo $$; touch /rootfs-write 2>/dev/null || echo root-ro; echo kept > /data/f';
+    const r = await env.run('run', '--rm', '--network', 'none', '--hostname', 'box1', '-w', '/tmp', '-u', '0', '-e', 'GREETING=hello', '--read-only', '-v', 'clidata:/data', '--init', 'busybox', 'sh', '-c', script);
+    assert.equal(r.code, 0, r.stderr);
+    const [hostname, cwd, uid, greeting, pid, ro] = lines(r.stdout);
+    assert.deepEqual([hostname, cwd, uid, greeting, ro], ['box1', '/tmp', '0', 'hello', 'root-ro']);
+    assert.notEqual(pid, '1', 'with --init the command is not PID 1');
+    const again = await env.run('run', '--rm', '--network', 'none', '-u', 'nobody', '-v', 'clidata:/data:ro', 'busybox', 'sh', '-c', 'id -un; cat /data/f; echo $$');
+    assert.deepEqual(lines(again.stdout), ['nobody', 'kept', '1'], 'the named volume outlives its first container');
   });
 
   it('run exits 127 for a command missing from the image and 126 for one that cannot be executed, removing the container', async () => {
