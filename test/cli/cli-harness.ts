@@ -19,9 +19,16 @@ export interface CliResult {
 /** A private data root, cgroup parent and bridge for one test file, so that nothing touches the host's shoal. */
 export class CliEnv {
   readonly root = fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-cli-'));
-  readonly cgroupParent = `shoal-test-cli-${process.pid}`;
-  readonly bridgeName = `shtc${process.pid % 100000}`;
-  readonly bridgeSubnet = `10.233.${process.pid % 250}.0/24`;
+  readonly cgroupParent: string;
+  readonly bridgeName: string;
+  readonly bridgeSubnet: string;
+
+  /** `slot` (0-9) keeps the environments of several test files apart. */
+  constructor(slot: number) {
+    this.cgroupParent = `shoal-test-cli${slot}-${process.pid}`;
+    this.bridgeName = `shtc${slot}${process.pid % 100000}`;
+    this.bridgeSubnet = `10.233.${(process.pid % 25) * 10 + slot}.0/24`;
+  }
 
   get globalFlags(): string[] {
     return ['--data-root', this.root, '--cgroup-parent', this.cgroupParent, '--bridge', this.bridgeName, '--bridge-subnet', this.bridgeSubnet, '--ip-forward', 'false'];

@@ -53,7 +53,7 @@ describe('shoal CLI: single containers and images, run as a child process', func
 
   before(async () => {
     requireRoot();
-    env = new CliEnv();
+    env = new CliEnv(0);
     image = await buildBusyboxImage();
   });
 

@@ -141,7 +141,7 @@ export const pullCommand: Command = {
   maxArgs: 1,
   async run(ctx, f) {
     const img = await (await ctx.backend()).pullImage(f.args[0]);
-    ctx.stdout.write(`Digest: ${img.id}\nStatus: Downloaded image for ${f.args[0]}\n${img.references.join('\n')}\n`);
+    ctx.stdout.write(`Image ID: ${img.id}\nStatus: Downloaded image for ${f.args[0]}\n${img.references.map((r) => `${r}\n`).join('')}`);
     return 0;
   },
 };
