@@ -1,0 +1,508 @@
+import { systemClock, type Clock, type TimerHandle } from '../../types/clock';
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError, UnavailableError } from '../../types/errors';
+import { systemRandom, type Random } from '../../types/random';
+import { decodeConfChange } from '../core/conf-change';
+import { ProposalDroppedError } from '../core/errors';
+import { RawNode, type RaftStatus } from '../core/raw-node';
+import type { ConfChange, ConfState, Entry, NodeId, PersistedState, Ready, Snapshot } from '../core/types';
+import type { RaftStorage } from '../storage/raft-storage';
+import { decodeEnvelope, encodeEnvelope } from './snapshot-envelope';
+import type { StateMachine } from './state-machine';
+import type { Transport } from './transport';
+
+/** Settings of a RaftNode; every duration in milliseconds. */
+export interface RaftNodeOptions<R> {
+  readonly id: NodeId;
+  readonly storage: RaftStorage;
+  readonly transport: Transport;
+  readonly stateMachine: StateMachine<R>;
+  /** Founding members and their addresses, used only when the storage is empty. */
+  readonly bootstrap?: Readonly<Record<NodeId, string>>;
+  readonly clock?: Clock;
+  readonly random?: Random;
+  readonly heartbeatMs?: number;
+  readonly electionTimeoutMs?: number;
+  readonly proposalTimeoutMs?: number;
+  /** Take a snapshot after this many applied entries. */
+  readonly snapshotEveryEntries?: number;
+  /** Entries kept before a snapshot for followers slightly behind. */
+  readonly keepTailEntries?: number;
+  readonly maxSizePerMsgBytes?: number;
+  readonly maxInflightMsgs?: number;
+  /** Proposals and reads waiting at once; more are refused at once (back-pressure, never an unbounded queue). */
+  readonly pendingMax?: number;
+  /** Told when this node gains or loses leadership, or learns of another leader. */
+  readonly onLeaderChange?: (leader: NodeId, isSelf: boolean) => void;
+  /** Told once when the node stops because of an error it cannot recover from (e.g. a failed write). */
+  readonly onFatal?: (err: Error) => void;
+}
+
+interface PendingProposal<R> {
+  term: number;
+  /** clock.now() after which the proposal is rejected as timed out (checked on each tick). */
+  deadline: number;
+  resolve(r: R | undefined): void;
+  reject(err: Error): void;
+}
+
+interface PendingRead {
+  /** The commit index the leader confirmed; null until its answer arrives. */
+  index: number | null;
+  deadline: number;
+  resolve(): void;
+  reject(err: Error): void;
+}
+
+const defaults = {
+  heartbeatMs: 100,
+  electionTimeoutMs: 1000,
+  proposalTimeoutMs: 10_000,
+  snapshotEveryEntries: 10_000,
+  keepTailEntries: 5_000,
+  maxSizePerMsgBytes: 1024 * 1024,
+  maxInflightMsgs: 256,
+  pendingMax: 50_000,
+};
+
+/**
+ * A Raft member that runs: it ticks the core from a clock, persists each Ready in one synced
+ * write, sends, applies committed entries to the state machine and resolves proposals.
+ */
+export class RaftNode<R = unknown> {
+  private readonly core: RawNode;
+  private readonly clock: Clock;
+  private readonly o: typeof defaults;
+  private readonly addresses = new Map<NodeId, string>();
+  private readonly removed = new Set<NodeId>();
+  private readonly proposals = new Map<number, PendingProposal<R>>();
+  private readonly reads = new Map<string, PendingRead>();
+  private readSeq = 0;
+  private tickTimer: TimerHandle | null = null;
+  private loopScheduled = false;
+  private loopRunning = false;
+  private stopped = false;
+  private leader: NodeId = 0;
+  private role = 'follower';
+  private applied = 0;
+  private snapshotIndex = 0;
+  private readonly leaderWaiters = new Set<() => void>();
+
+  private constructor(private readonly opts: RaftNodeOptions<R>, state: PersistedState) {
+    this.clock = opts.clock ?? systemClock;
+    this.o = { ...defaults, ...definedOnly(opts) };
+    if (this.o.heartbeatMs <= 0 || this.o.electionTimeoutMs < 2 * this.o.heartbeatMs) {
+      throw new InvalidArgumentError(`election timeout (${this.o.electionTimeoutMs} ms) must be at least twice the heartbeat (${this.o.heartbeatMs} ms)`);
+    }
+    this.core = new RawNode({
+      id: opts.id,
+      electionTick: Math.round(this.o.electionTimeoutMs / this.o.heartbeatMs),
+      heartbeatTick: 1,
+      random: opts.random ?? systemRandom,
+      preVote: true,
+      checkQuorum: true,
+      maxSizePerMsgBytes: this.o.maxSizePerMsgBytes,
+      maxInflightMsgs: this.o.maxInflightMsgs,
+    }, state);
+    this.applied = state.snapshot?.index ?? 0;
+    this.snapshotIndex = this.applied;
+  }
+
+  /** Opens a node from its storage: restarts from what it persisted, or bootstraps, or waits to be added. */
+  static async open<R>(opts: RaftNodeOptions<R>): Promise<RaftNode<R>> {
+    const loaded = await opts.storage.load();
+    let state: PersistedState;
+    if (loaded !== null) {
+      state = loaded.state;
+      const raftId = loaded.meta.raftId;
+      if (raftId !== undefined && Number(raftId) !== opts.id) {
+        throw new FailedPreconditionError(`the data directory belongs to raft member ${raftId}, not ${opts.id}`);
+      }
+    } else {
+      state = opts.bootstrap ? RawNode.bootstrap(Object.keys(opts.bootstrap).map(Number)) : RawNode.empty();
+      // One write: a crash leaves either nothing or a complete first state.
+      await opts.storage.saveReady({ hardState: state.hardState, entries: state.entries, snapshot: null, meta: { raftId: String(opts.id) } });
+    }
+    const node = new RaftNode(opts, state);
+    node.restoreBook(state, opts.bootstrap);
+    node.start();
+    return node;
+  }
+
+  // ---- public API -----------------------------------------------------------------------------
+
+  /** Replicates `data`; resolves with the state machine's result once applied here. */
+  propose(data: Uint8Array): Promise<R | undefined> {
+    return this.trackProposal(() => this.core.propose(data));
+  }
+
+  /** Resolves once this node's state reflects every write committed before the call (ReadIndex). */
+  readBarrier(): Promise<void> {
+    if (this.stopped) return Promise.reject(new UnavailableError('raft node is stopped'));
+    if (this.leader === 0) return Promise.reject(new UnavailableError('no raft leader is known; the cluster may have lost quorum'));
+    if (this.reads.size >= this.o.pendingMax) return Promise.reject(this.overloaded());
+    const context = `${this.opts.id}:${++this.readSeq}`;
+    return new Promise<void>((resolve, reject) => {
+      this.reads.set(context, { index: null, deadline: this.clock.now() + this.o.proposalTimeoutMs, resolve, reject });
+      this.core.readIndex(context);
+      this.kick();
+    });
+  }
+
+  /** Adds a voting member at `address`. */
+  addVoter(id: NodeId, address: string): Promise<void> {
+    this.checkNewMember(id, address);
+    return this.changeMembership({ changes: [{ type: 'addVoter', nodeId: id, context: address }] });
+  }
+
+  /** Adds a non-voting member that catches up before it is promoted. */
+  addLearner(id: NodeId, address: string): Promise<void> {
+    this.checkNewMember(id, address);
+    return this.changeMembership({ changes: [{ type: 'addLearner', nodeId: id, context: address }] });
+  }
+
+  /** Makes a learner a voter. */
+  promoteLearner(id: NodeId): Promise<void> {
+    if (!this.core.status().confState.learners.includes(id)) throw new NotFoundError(`raft member ${id} is not a learner`);
+    return this.changeMembership({ changes: [{ type: 'addVoter', nodeId: id, context: this.addresses.get(id) ?? '' }] });
+  }
+
+  /** Removes a member; its id is never admitted again. */
+  removeMember(id: NodeId): Promise<void> {
+    if (!this.members(this.core.status().confState).has(id)) throw new NotFoundError(`raft member ${id} is not in the cluster`);
+    return this.changeMembership({ changes: [{ type: 'removeNode', nodeId: id }] });
+  }
+
+  /** Hands leadership to `to`; resolves when `to` leads, rejects after an election timeout. */
+  async transferLeadership(to: NodeId): Promise<void> {
+    if (!this.core.status().confState.voters.includes(to)) throw new NotFoundError(`raft member ${to} is not a voter`);
+    this.core.transferLeadership(to);
+    this.kick();
+    await this.waitFor(() => this.leader === to, 2 * this.o.electionTimeoutMs, `leadership did not move to ${to}`);
+  }
+
+  /** Resolves when some node leads (or rejects after timeoutMs). */
+  async waitForLeader(timeoutMs: number): Promise<NodeId> {
+    await this.waitFor(() => this.leader !== 0, timeoutMs, 'no leader was elected');
+    return this.leader;
+  }
+
+  isLeader(): boolean {
+    return this.role === 'leader';
+  }
+
+  leaderId(): NodeId {
+    return this.leader;
+  }
+
+  status(): RaftStatus {
+    return this.core.status();
+  }
+
+  /** Current members and their addresses. */
+  peers(): ReadonlyMap<NodeId, string> {
+    return this.addresses;
+  }
+
+  /** Stops ticking and applying, fails what is pending and closes the transport. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.tickTimer?.cancel();
+    this.failPending(new UnavailableError('raft node stopped'));
+    while (this.loopRunning) await new Promise((r) => setImmediate(r));
+    await this.opts.transport.close();
+  }
+
+  // ---- the Ready loop ---------------------------------------------------------------------------
+
+  private start(): void {
+    this.opts.transport.start({
+      onMessage: (m) => {
+        if (this.stopped) return;
+        this.core.step(m);
+        this.kick();
+      },
+      onUnreachable: (id) => this.core.reportUnreachable(id),
+      onSnapshotSent: (id, ok) => {
+        this.core.reportSnapshot(id, ok);
+        this.kick();
+      },
+    });
+    for (const [id, addr] of this.addresses) if (id !== this.opts.id) this.opts.transport.setPeer(id, addr);
+    const tick = (): void => {
+      if (this.stopped) return;
+      this.core.tick();
+      this.expirePending();
+      this.kick();
+      this.tickTimer = this.clock.setTimer(this.o.heartbeatMs, tick);
+    };
+    this.tickTimer = this.clock.setTimer(this.o.heartbeatMs, tick);
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.loopScheduled || this.loopRunning || this.stopped) return;
+    this.loopScheduled = true;
+    setImmediate(() => {
+      this.loopScheduled = false;
+      this.runLoop().catch((err: unknown) => this.fatal(err));
+    });
+  }
+
+  private async runLoop(): Promise<void> {
+    if (this.loopRunning) return;
+    this.loopRunning = true;
+    try {
+      while (!this.stopped && this.core.hasReady()) {
+        const rd = this.core.ready();
+        const before = this.core.status().confState;
+        await this.handleReady(rd);
+        this.core.advance();
+        this.afterAdvance(rd, before);
+        await this.maybeSnapshot();
+      }
+    } finally {
+      this.loopRunning = false;
+    }
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    // A leader's appends may go out while its own write is in flight (thesis §10.2.1).
+    const early = this.role === 'leader' && rd.softState === null ? rd.messages.filter((m) => m.type === 'app') : [];
+    if (early.length > 0) this.opts.transport.send(early);
+    if (rd.snapshot !== null || rd.entries.length > 0 || rd.hardState !== null) {
+      await this.opts.storage.saveReady({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot });
+    }
+    if (this.stopped) return;
+    // Votes, acknowledgements and commits only after the write that backs them is durable.
+    const rest = early.length > 0 ? rd.messages.filter((m) => m.type !== 'app') : rd.messages;
+    if (rest.length > 0) this.opts.transport.send(rest);
+    if (rd.snapshot !== null) this.restoreSnapshot(rd.snapshot);
+    for (const e of rd.committedEntries) this.applyEntry(e);
+    for (const rs of rd.readStates) {
+      const r = this.reads.get(rs.context);
+      if (r !== undefined) r.index = rs.index;
+    }
+    this.releaseReads();
+    if (rd.softState !== null) this.leadershipChanged(rd.softState.leader, rd.softState.role);
+  }
+
+  private applyEntry(e: Entry): void {
+    this.applied = e.index;
+    const p = this.proposals.get(e.index);
+    let result: R | undefined;
+    if (e.type === 'normal' && e.data.length > 0) result = this.opts.stateMachine.apply(e);
+    if (p === undefined) return;
+    this.proposals.delete(e.index);
+    if (p.term === e.term) p.resolve(result);
+    else p.reject(new UnavailableError(`proposal lost: index ${e.index} holds an entry of term ${e.term}, not ${p.term}`));
+  }
+
+  private restoreSnapshot(s: Snapshot): void {
+    const { book, app } = decodeEnvelope(s.data);
+    this.opts.stateMachine.restore(app);
+    this.setBook(book.addresses, book.removed);
+    this.applied = s.index;
+    this.snapshotIndex = s.index;
+    for (const [index, p] of this.proposals) {
+      if (index > s.index) continue;
+      this.proposals.delete(index);
+      p.reject(new UnavailableError(`proposal at index ${index} was overtaken by a snapshot; its outcome is unknown`));
+    }
+  }
+
+  private afterAdvance(rd: Ready, before: ConfState): void {
+    const after = this.core.status().confState;
+    const was = this.members(before);
+    const now = this.members(after);
+    for (const e of rd.committedEntries) {
+      if (e.type !== 'confChange') continue;
+      for (const ch of decodeConfChange(e.data).changes) {
+        if (ch.type !== 'removeNode' && now.has(ch.nodeId) && ch.context) this.addresses.set(ch.nodeId, ch.context);
+      }
+    }
+    for (const id of was) {
+      if (now.has(id)) continue;
+      this.removed.add(id);
+      this.addresses.delete(id);
+      this.opts.transport.removePeer(id);
+    }
+    for (const id of now) {
+      const addr = this.addresses.get(id);
+      if (!was.has(id) && addr !== undefined && id !== this.opts.id) this.opts.transport.setPeer(id, addr);
+    }
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    if (this.applied - this.snapshotIndex < this.o.snapshotEveryEntries) return;
+    const data = encodeEnvelope(this.book(), this.opts.stateMachine.snapshot());
+    const s = this.core.createSnapshot(data);
+    await this.opts.storage.saveSnapshot(s, this.o.keepTailEntries);
+    this.snapshotIndex = s.index;
+    const compactTo = s.index - this.o.keepTailEntries;
+    if (compactTo >= this.core.status().firstIndex) this.core.compact(compactTo);
+  }
+
+  // ---- helpers ----------------------------------------------------------------------------------
+
+  private trackProposal(append: () => { index: number; term: number }): Promise<R | undefined> {
+    if (this.stopped) return Promise.reject(new UnavailableError('raft node is stopped'));
+    if (this.proposals.size >= this.o.pendingMax) return Promise.reject(this.overloaded());
+    let at: { index: number; term: number };
+    try {
+      at = append();
+    } catch (err) {
+      if (err instanceof ProposalDroppedError) {
+        const leader = this.core.status().leader;
+        return Promise.reject(new UnavailableError(`raft proposal refused: ${err.message}`, {
+          cause: err, hint: leader === 0 ? 'wait for a leader to be elected and retry' : `send it to the leader, raft member ${leader}`,
+        }));
+      }
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    this.kick();
+    return new Promise<R | undefined>((resolve, reject) => {
+      this.proposals.set(at.index, { term: at.term, deadline: this.clock.now() + this.o.proposalTimeoutMs, resolve, reject });
+    });
+  }
+
+  private async changeMembership(cc: ConfChange): Promise<void> {
+    await this.trackProposal(() => this.core.proposeConfChange(cc));
+  }
+
+  private checkNewMember(id: NodeId, address: string): void {
+    if (!Number.isSafeInteger(id) || id <= 0) throw new InvalidArgumentError(`raft member id must be a positive integer, got ${id}`);
+    if (this.removed.has(id)) throw new FailedPreconditionError(`raft member id ${id} was removed before and cannot be reused`);
+    if (this.members(this.core.status().confState).has(id) && !this.core.status().confState.learners.includes(id)) {
+      throw new FailedPreconditionError(`raft member ${id} is already a voter`);
+    }
+    if (address.trim() === '') throw new InvalidArgumentError(`address of raft member ${id} must not be empty`);
+  }
+
+  private members(cs: ConfState): Set<NodeId> {
+    return new Set([...cs.voters, ...cs.learners, ...cs.votersOutgoing, ...cs.learnersNext]);
+  }
+
+  private book(): { addresses: Record<string, string>; removed: NodeId[] } {
+    return { addresses: Object.fromEntries([...this.addresses].map(([k, v]) => [String(k), v])), removed: [...this.removed] };
+  }
+
+  private setBook(addresses: Record<string, string>, removed: readonly NodeId[]): void {
+    for (const id of this.addresses.keys()) if (!(String(id) in addresses)) this.opts.transport.removePeer(id);
+    this.addresses.clear();
+    for (const [k, v] of Object.entries(addresses)) {
+      this.addresses.set(Number(k), v);
+      if (Number(k) !== this.opts.id) this.opts.transport.setPeer(Number(k), v);
+    }
+    for (const id of removed) this.removed.add(id);
+  }
+
+  /** Rebuilds addresses after a restart: from the snapshot, then from conf changes in the log. */
+  private restoreBook(state: PersistedState, bootstrap: Readonly<Record<NodeId, string>> | undefined): void {
+    if (state.snapshot !== null) {
+      const { book, app } = decodeEnvelope(state.snapshot.data);
+      this.opts.stateMachine.restore(app);
+      for (const [k, v] of Object.entries(book.addresses)) this.addresses.set(Number(k), v);
+      for (const id of book.removed) this.removed.add(id);
+    }
+    for (const [k, v] of Object.entries(bootstrap ?? {})) if (!this.addresses.has(Number(k))) this.addresses.set(Number(k), v);
+    for (const e of state.entries) {
+      if (e.type !== 'confChange' || e.index > state.hardState.commit) continue;
+      for (const ch of decodeConfChange(e.data).changes) {
+        if (ch.type === 'removeNode') {
+          this.addresses.delete(ch.nodeId);
+          this.removed.add(ch.nodeId);
+        } else if (ch.context) this.addresses.set(ch.nodeId, ch.context);
+      }
+    }
+  }
+
+  private releaseReads(): void {
+    for (const [ctx, r] of this.reads) {
+      if (r.index === null || r.index > this.applied) continue;
+      this.reads.delete(ctx);
+      r.resolve();
+    }
+  }
+
+  private leadershipChanged(leader: NodeId, role: string): void {
+    const wasLeader = this.role === 'leader';
+    const leaderChanged = leader !== this.leader;
+    this.leader = leader;
+    this.role = role;
+    if (wasLeader && role !== 'leader') {
+      this.failPending(new UnavailableError('leadership lost; the proposal may or may not be applied'));
+    } else if (leaderChanged) {
+      // A read the old leader never answered would otherwise wait for its timeout.
+      this.failReads(new UnavailableError('raft leader changed while reading; retry'), true);
+    }
+    for (const w of [...this.leaderWaiters]) w();
+    this.opts.onLeaderChange?.(leader, leader === this.opts.id);
+  }
+
+  private failPending(err: Error): void {
+    for (const p of this.proposals.values()) p.reject(err);
+    this.proposals.clear();
+    this.failReads(err, false);
+  }
+
+  /** Rejects pending reads (only those not yet answered by a leader when `unansweredOnly`). */
+  private failReads(err: Error, unansweredOnly: boolean): void {
+    for (const [ctx, r] of this.reads) {
+      if (unansweredOnly && r.index !== null) continue;
+      this.reads.delete(ctx);
+      r.reject(err);
+    }
+  }
+
+  /** Rejects proposals and reads past their deadline, so no promise ever hangs. */
+  private expirePending(): void {
+    const now = this.clock.now();
+    // Proposals are in index order and got their deadlines in that order: stop at the first live one.
+    for (const [index, p] of this.proposals) {
+      if (p.deadline > now) break;
+      this.proposals.delete(index);
+      p.reject(new UnavailableError(`proposal at index ${index} not applied within ${this.o.proposalTimeoutMs} ms; its outcome is unknown`));
+    }
+    for (const [ctx, r] of this.reads) {
+      if (r.deadline > now) continue;
+      this.reads.delete(ctx);
+      r.reject(new UnavailableError(`read barrier not confirmed within ${this.o.proposalTimeoutMs} ms; retry`));
+    }
+  }
+
+  private overloaded(): UnavailableError {
+    return new UnavailableError(`raft node has ${this.o.pendingMax} proposals or reads pending`, { hint: 'retry later; the cluster is overloaded or has no quorum' });
+  }
+
+  private waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    if (cond()) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const check = (): void => {
+        if (!cond()) return;
+        this.leaderWaiters.delete(check);
+        timer.cancel();
+        resolve();
+      };
+      const timer = this.clock.setTimer(timeoutMs, () => {
+        this.leaderWaiters.delete(check);
+        reject(new UnavailableError(`${what} within ${timeoutMs} ms`));
+      });
+      this.leaderWaiters.add(check);
+    });
+  }
+
+  private fatal(err: unknown): void {
+    const e = err instanceof Error ? err : new Error(String(err));
+    if (this.stopped) return;
+    this.stopped = true;
+    this.tickTimer?.cancel();
+    this.failPending(new UnavailableError(`raft node stopped after an error: ${e.message}`, { cause: e }));
+    this.opts.onFatal?.(e);
+  }
+}
+
+/** The options that were given (undefined ones leave the defaults in place). */
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
