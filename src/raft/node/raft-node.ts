@@ -1,7 +1,7 @@
 import { systemClock, type Clock, type TimerHandle } from '../../types/clock';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError, UnavailableError } from '../../types/errors';
 import { systemRandom, type Random } from '../../types/random';
-import { decodeConfChange } from '../core/conf-change';
+import { decodeConfChange, encodeConfChange } from '../core/conf-change';
 import { ProposalDroppedError } from '../core/errors';
 import { RawNode, type RaftStatus } from '../core/raw-node';
 import type { ConfChange, ConfState, Entry, NodeId, PersistedState, Ready, Snapshot } from '../core/types';
@@ -18,6 +18,11 @@ export interface RaftNodeOptions<R> {
   readonly stateMachine: StateMachine<R>;
   /** Founding members and their addresses, used only when the storage is empty. */
   readonly bootstrap?: Readonly<Record<NodeId, string>>;
+  /**
+   * Addresses of current members for a node that joins an existing cluster (from its join
+   * answer), so it can answer the leader before it has applied the log that names them.
+   */
+  readonly knownPeers?: Readonly<Record<NodeId, string>>;
   readonly clock?: Clock;
   readonly random?: Random;
   readonly heartbeatMs?: number;
@@ -118,7 +123,7 @@ export class RaftNode<R = unknown> {
         throw new FailedPreconditionError(`the data directory belongs to raft member ${raftId}, not ${opts.id}`);
       }
     } else {
-      state = opts.bootstrap ? RawNode.bootstrap(Object.keys(opts.bootstrap).map(Number)) : RawNode.empty();
+      state = opts.bootstrap ? bootstrapState(opts.bootstrap) : RawNode.empty();
       // One write: a crash leaves either nothing or a complete first state.
       await opts.storage.saveReady({ hardState: state.hardState, entries: state.entries, snapshot: null, meta: { raftId: String(opts.id) } });
     }
@@ -405,7 +410,7 @@ export class RaftNode<R = unknown> {
       for (const [k, v] of Object.entries(book.addresses)) this.addresses.set(Number(k), v);
       for (const id of book.removed) this.removed.add(id);
     }
-    for (const [k, v] of Object.entries(bootstrap ?? {})) if (!this.addresses.has(Number(k))) this.addresses.set(Number(k), v);
+    for (const [k, v] of Object.entries({ ...this.opts.knownPeers, ...bootstrap })) if (!this.addresses.has(Number(k))) this.addresses.set(Number(k), v);
     for (const e of state.entries) {
       if (e.type !== 'confChange' || e.index > state.hardState.commit) continue;
       for (const ch of decodeConfChange(e.data).changes) {
@@ -500,6 +505,13 @@ export class RaftNode<R = unknown> {
     this.failPending(new UnavailableError(`raft node stopped after an error: ${e.message}`, { cause: e }));
     this.opts.onFatal?.(e);
   }
+}
+
+/** The first state of a founding member: entry 1 adds every founding voter with its address. */
+function bootstrapState(members: Readonly<Record<NodeId, string>>): PersistedState {
+  const base = RawNode.bootstrap(Object.keys(members).map(Number));
+  const data = encodeConfChange({ changes: Object.entries(members).map(([id, addr]) => ({ type: 'addVoter' as const, nodeId: Number(id), context: addr })) });
+  return { ...base, entries: base.entries.map((e) => ({ ...e, data })) };
 }
 
 /** The options that were given (undefined ones leave the defaults in place). */
