@@ -58,6 +58,8 @@ export class MtlsServer {
       ALPNProtocols: ['h2'],
       minVersion: 'TLSv1.2',
       handshakeTimeout: handshakeTimeoutMs,
+      // Raft and dispatcher traffic is many small frames; Nagle would hold them (and HTTP/2 window updates) back.
+      noDelay: true,
     });
     this.tlsServer.on('secureConnection', (socket) => this.admit(socket));
     this.tlsServer.on('tlsClientError', (err, socket) => {

@@ -276,7 +276,11 @@ export class RaftNode<R = unknown> {
     const early = this.role === 'leader' && rd.softState === null ? rd.messages.filter((m) => m.type === 'app') : [];
     if (early.length > 0) this.opts.transport.send(early);
     if (rd.snapshot !== null || rd.entries.length > 0 || rd.hardState !== null) {
-      await this.opts.storage.saveReady({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot });
+      const write = this.opts.storage.saveReady({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot, sync: rd.mustSync });
+      // Only the commit index changed: nothing sent or applied depends on that write being durable
+      // (the storage keeps writes in order), so do not wait for it.
+      if (rd.mustSync) await write;
+      else write.catch((err: unknown) => this.fatal(err));
     }
     if (this.stopped) return;
     // Votes, acknowledgements and commits only after the write that backs them is durable.

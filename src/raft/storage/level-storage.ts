@@ -92,7 +92,7 @@ export class LevelRaftStorage implements RaftStorage {
       if (w.entries.length > 0) this.appendOps(w.entries, ops);
       if (w.hardState !== null) ops.push({ type: 'put', key: hardStateKey, value: frame(encodeHardState(w.hardState)) });
       for (const [k, v] of Object.entries(w.meta ?? {})) ops.push({ type: 'put', key: metaKey(k), value: frame(Buffer.from(v, 'utf8')) });
-      if (ops.length > 0) await this.db.batch(ops, { sync: true });
+      if (ops.length > 0) await this.db.batch(ops, { sync: w.sync ?? true });
       if (w.snapshot !== null && ref !== null) await this.madeCurrent(w.snapshot.index, ref.file);
     });
   }

@@ -7,6 +7,11 @@ export interface ReadyWrite {
   readonly entries: readonly Entry[];
   /** A snapshot received from the leader: replaces the whole stored log. */
   readonly snapshot: Snapshot | null;
+  /**
+   * False when only the commit index changed (Ready.mustSync): losing it in a crash is safe, as
+   * the leader tells it again, so the write skips its fsync. Defaults to true.
+   */
+  readonly sync?: boolean;
   /** Small string settings stored in the same batch (the member id on first start). */
   readonly meta?: Readonly<Record<string, string>>;
 }

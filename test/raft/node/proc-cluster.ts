@@ -66,6 +66,10 @@ export interface ProcClusterOptions {
   snapshotEveryEntries?: number;
   keepTailEntries?: number;
   quiet?: boolean;
+  /** Extra node flags for the member processes (e.g. --cpu-prof for the benchmark's profile). */
+  nodeArgs?: string[];
+  /** Map stack traces to TypeScript (default true; the benchmark turns it off to measure without it). */
+  sourceMaps?: boolean;
 }
 
 /** N Raft members as child processes; always call destroy() (it kills and removes everything). */
@@ -75,12 +79,12 @@ export class ProcCluster {
   private readonly procs = new Map<number, ChildProcess>();
   readonly stderr = new Map<number, string>();
 
-  private constructor(root: string) {
+  private constructor(root: string, private readonly nodeArgs: string[]) {
     this.root = root;
   }
 
   static async create(o: ProcClusterOptions): Promise<ProcCluster> {
-    const c = new ProcCluster(mkdtempSync(path.join(os.tmpdir(), 'shoal-raft-')));
+    const c = new ProcCluster(mkdtempSync(path.join(os.tmpdir(), 'shoal-raft-')), [...(o.sourceMaps ?? true ? ['--enable-source-maps'] : []), ...(o.nodeArgs ?? [])]);
     const clusterId = newId();
     const ca = await RootCA.create(clusterId, Date.now());
     const ids = Array.from({ length: o.size }, (_, i) => i + 1);
@@ -113,7 +117,7 @@ export class ProcCluster {
     const cfg = this.configs.get(id);
     if (cfg === undefined || this.procs.has(id)) return;
     const script = path.join(__dirname, 'fixtures', 'raft-proc.js');
-    const p = spawn(process.execPath, ['--enable-source-maps', script, JSON.stringify(cfg)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [...this.nodeArgs, script, JSON.stringify(cfg)], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.procs.set(id, p);
     let err = '';
     p.stderr.on('data', (d: Buffer) => {
@@ -152,6 +156,16 @@ export class ProcCluster {
     const code = await new Promise<number | null>((resolve) => p.once('exit', (c) => resolve(c)));
     clearTimeout(timer);
     return { code, stderr: err, ready };
+  }
+
+  /** SIGTERM: the member stops cleanly (and writes its --cpu-prof profile). */
+  async terminate(id: number): Promise<void> {
+    const p = this.procs.get(id);
+    if (p === undefined) return;
+    this.procs.delete(id);
+    const exited = new Promise<void>((resolve) => p.once('exit', () => resolve()));
+    p.kill('SIGTERM');
+    await exited;
   }
 
   /** kill -9. */
