@@ -102,9 +102,3 @@ describe('raft node: Ready handling with an in-memory storage and a manual clock
     await b.stop();
   });
 });
-    sm.apply(e(1, 'a'));
-    sm.apply(e(2, 'b'));
-    sm.restore(sm.snapshot());
-    assert.deepEqual(sm.ops, ['a', 'b']);
-  });
-});
