@@ -34,7 +34,7 @@ function summarize(file: string): Record<string, unknown> {
 async function main(): Promise<void> {
   const dir = path.resolve(process.argv[2] ?? 'raft-profile');
   const load = process.argv[3] ?? 'clients=256';
-  const c = await ProcCluster.create({ size: 3, quiet: true, snapshotEveryEntries: 1_000_000, keepTailEntries: 10_000, sourceMaps: false, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
+  const c = await ProcCluster.create({ size: 3, quiet: true, sourceMaps: false, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
   try {
     await Promise.all(c.ids().map((id) => c.start(id)));
     const leader = await c.waitForLeader();

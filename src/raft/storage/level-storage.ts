@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { Level } from 'level';
 import type { ConfState, Entry, HardState, Snapshot } from '../core/types';
 import { decodeEntry, decodeHardState, encodeEntry, encodeHardState } from '../wire/codec';
-import { entryKey, frame, hardStateKey, indexOfEntryKey, KeyKind, metaKey, snapshotMetaKey, unframe } from './record';
+import { decodeRun, encodeRun, entryKey, frame, hardStateKey, indexOfEntryKey, KeyKind, metaKey, snapshotMetaKey, unframe } from './record';
 import { corruptionError, recoveryHint, type RaftStorage, type ReadyWrite, type StoredState } from './raft-storage';
 import { readSnapshotFile, removeOtherSnapshots, snapshotFileName, syncDir, writeSnapshotFile, type SnapshotFileRef } from './snapshot-file';
 
@@ -26,8 +26,12 @@ const damagedMarker = 'DAMAGED';
  * checks the whole log and refuses a damaged directory with a message naming the file.
  */
 export class LevelRaftStorage implements RaftStorage {
-  /** Index of the first and last stored entries (empty when last < first). */
-  private first = 1;
+  /**
+   * The stored runs of entries, oldest first: each write stores its entries as one LevelDB value
+   * keyed by its first index (one put per Ready instead of one per entry).
+   */
+  private runs: { first: number; last: number }[] = [];
+  /** Index of the last stored entry (the snapshot's when no entry follows it). */
   private last = 0;
   private snapshotIndex = 0;
   private writing: Promise<void> = Promise.resolve();
@@ -84,12 +88,12 @@ export class LevelRaftStorage implements RaftStorage {
       if (w.snapshot !== null) {
         ref = await writeSnapshotFile(this.snapDir, snapshotFileName(w.snapshot.term, w.snapshot.index), w.snapshot.data);
         ops.push(this.snapshotOp(w.snapshot, ref));
-        // A received snapshot replaces the whole log (see Ready).
-        for (let i = this.first; i <= this.last; i++) ops.push({ type: 'del', key: entryKey(i) });
-        this.first = w.snapshot.index + 1;
+        // A received snapshot replaces the whole log (see Ready), in the same atomic write.
+        for (const r of this.runs) ops.push({ type: 'del', key: entryKey(r.first) });
+        this.runs = [];
         this.last = w.snapshot.index;
       }
-      if (w.entries.length > 0) this.appendOps(w.entries, ops);
+      if (w.entries.length > 0) await this.appendOps(w.entries, ops);
       if (w.hardState !== null) ops.push({ type: 'put', key: hardStateKey, value: frame(encodeHardState(w.hardState)) });
       for (const [k, v] of Object.entries(w.meta ?? {})) ops.push({ type: 'put', key: metaKey(k), value: frame(Buffer.from(v, 'utf8')) });
       if (ops.length > 0) await this.db.batch(ops, { sync: w.sync ?? true });
@@ -101,12 +105,18 @@ export class LevelRaftStorage implements RaftStorage {
     return this.serialized(async () => {
       if (s.index <= this.snapshotIndex) return;
       const ref = await writeSnapshotFile(this.snapDir, snapshotFileName(s.term, s.index), s.data);
-      const ops: Op[] = [this.snapshotOp(s, ref)];
-      const upTo = Math.min(this.last, s.index - Math.max(0, keepTailEntries));
-      for (let i = this.first; i <= upTo; i++) ops.push({ type: 'del', key: entryKey(i) });
-      await this.db.batch(ops, { sync: true });
-      this.first = Math.max(this.first, upTo + 1);
+      await this.db.batch([this.snapshotOp(s, ref)], { sync: true });
       await this.madeCurrent(s.index, ref.file);
+      // The covered entries go after the snapshot is current, oldest first, in LevelDB's own range
+      // delete (thousands of single deletes through the JS batch API stall the event loop). A crash
+      // part way leaves a contiguous run of covered entries, which the next compaction removes.
+      const upTo = s.index - Math.max(0, keepTailEntries);
+      let n = 0;
+      while (n < this.runs.length && this.runs[n].last <= upTo) n++;
+      if (n > 0) {
+        await this.db.clear({ gte: entryKey(this.runs[0].first), lte: entryKey(this.runs[n - 1].first) });
+        this.runs = this.runs.slice(n);
+      }
     });
   }
 
@@ -117,21 +127,39 @@ export class LevelRaftStorage implements RaftStorage {
 
   // ---- private ----------------------------------------------------------------------------------
 
-  /** Writes never overlap: first/last must follow the order the batches reach the disk. */
+  /** Writes never overlap: `runs` and `last` must follow the order the batches reach the disk. */
   private serialized(fn: () => Promise<void>): Promise<void> {
     const next = this.writing.then(fn);
     this.writing = next.catch(() => undefined);
     return next;
   }
 
-  private appendOps(entries: readonly Entry[], ops: Op[]): void {
+  private async appendOps(entries: readonly Entry[], ops: Op[]): Promise<void> {
     const from = entries[0].index;
     if (from > this.last + 1) throw new Error(`raft storage: entries start at ${from} but the log ends at ${this.last} (a gap)`);
-    // Entries from `from` on are replaced (a new leader overwrote a conflicting suffix).
-    for (let i = Math.max(from, this.first); i <= this.last; i++) ops.push({ type: 'del', key: entryKey(i) });
-    for (const e of entries) ops.push({ type: 'put', key: entryKey(e.index), value: frame(encodeEntry(e)) });
-    if (this.last < this.first) this.first = from;
+    // Entries from `from` on are replaced (a new leader overwrote a conflicting suffix): drop the
+    // runs after it and cut the run that holds it (rare, so reading it back is fine).
+    for (let r = this.runs.at(-1); r !== undefined && r.last >= from; r = this.runs.at(-1)) {
+      this.runs.pop();
+      ops.push({ type: 'del', key: entryKey(r.first) });
+      if (r.first < from) {
+        const kept = (await this.readRun(r.first)).filter((e) => e.index < from);
+        ops.push({ type: 'put', key: entryKey(r.first), value: frame(encodeRun(kept.map(encodeEntry))) });
+        this.runs.push({ first: r.first, last: from - 1 });
+        break;
+      }
+    }
+    ops.push({ type: 'put', key: entryKey(from), value: frame(encodeRun(entries.map(encodeEntry))) });
     this.last = entries[entries.length - 1].index;
+    this.runs.push({ first: from, last: this.last });
+  }
+
+  private async readRun(first: number): Promise<Entry[]> {
+    const v = await this.db.get(entryKey(first));
+    const parts = v === undefined ? null : unframe(v);
+    const encoded = parts === null ? null : decodeRun(parts);
+    if (encoded === null) throw corruptionError(`log entries from ${first} cannot be read back`, this.dbDir);
+    return encoded.map((b) => decodeEntry(b));
   }
 
   private snapshotOp(s: Snapshot, ref: SnapshotFileRef): Op {
@@ -157,14 +185,19 @@ export class LevelRaftStorage implements RaftStorage {
       for await (const [k, v] of this.db.iterator()) {
         keys++;
         const payload = unframe(v);
-        const what = k[0] === KeyKind.Entry ? `log entry ${indexOfEntryKey(k)}` : `record ${k.toString('hex')}`;
-        if (payload === null) throw corruptionError(`${what} fails its checksum`, this.dbDir);
+        const what = k[0] === KeyKind.Entry ? `log entries from ${indexOfEntryKey(k)}` : `record ${k.toString('hex')}`;
+        if (payload === null) throw corruptionError(`${what} fail their checksum`, this.dbDir);
         if (k[0] === KeyKind.Entry) {
-          const e = decodeEntry(payload);
-          if (e.index !== indexOfEntryKey(k)) throw corruptionError(`log entry stored under index ${indexOfEntryKey(k)} says it is ${e.index}`, this.dbDir);
+          const run = decodeRun(payload)?.map((b) => decodeEntry(b));
+          if (run === undefined || run.length === 0) throw corruptionError(`${what} are not a valid run of entries`, this.dbDir);
+          const first = indexOfEntryKey(k);
+          for (const [i, e] of run.entries()) {
+            if (e.index !== first + i) throw corruptionError(`log entry ${first + i} says it is ${e.index}`, this.dbDir);
+          }
           const prev = entries.at(-1);
-          if (prev !== undefined && e.index !== prev.index + 1) throw corruptionError(`log entries ${prev.index + 1}..${e.index - 1} are missing`, this.dbDir);
-          entries.push(e);
+          if (prev !== undefined && first !== prev.index + 1) throw corruptionError(`log entries ${prev.index + 1}..${first - 1} are missing`, this.dbDir);
+          for (const e of run) entries.push(e);
+          this.runs.push({ first, last: first + run.length - 1 });
         } else if (k[0] === KeyKind.HardState) hardState = decodeHardState(payload);
         else if (k[0] === KeyKind.SnapshotMeta) snap = JSON.parse(payload.toString('utf8')) as SnapshotRecord;
         else if (k[0] === KeyKind.Meta) meta[k.subarray(1).toString('utf8')] = payload.toString('utf8');
@@ -194,12 +227,7 @@ export class LevelRaftStorage implements RaftStorage {
     if (lastIndex < hardState.commit) {
       throw corruptionError(`the log ends at index ${lastIndex} but entries up to ${hardState.commit} were committed`, this.dbDir);
     }
-    this.first = entries[0]?.index ?? snapIndex + 1;
-    this.last = entries.at(-1)?.index ?? snapIndex;
-    if (this.last < snapIndex) {
-      this.first = snapIndex + 1;
-      this.last = snapIndex;
-    }
+    this.last = Math.max(snapIndex, entries.at(-1)?.index ?? 0);
     return { state: { hardState, snapshot, entries: after }, meta };
   }
 }

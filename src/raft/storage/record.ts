@@ -39,3 +39,34 @@ export function unframe(v: Buffer): Buffer | null {
   const payload = v.subarray(4);
   return crc32(payload) === v.readUInt32BE(0) ? payload : null;
 }
+
+/** Encodes the entries of one write as one LevelDB value: [u32 count]([u32 length][entry])*. */
+export function encodeRun(encoded: readonly Uint8Array[]): Buffer {
+  let size = 4;
+  for (const e of encoded) size += 4 + e.length;
+  const out = Buffer.allocUnsafe(size);
+  out.writeUInt32BE(encoded.length, 0);
+  let at = 4;
+  for (const e of encoded) {
+    out.writeUInt32BE(e.length, at);
+    out.set(e, at + 4);
+    at += 4 + e.length;
+  }
+  return out;
+}
+
+/** Splits a run made by encodeRun into its encoded entries; null if the framing does not add up. */
+export function decodeRun(b: Buffer): Buffer[] | null {
+  if (b.length < 4) return null;
+  const n = b.readUInt32BE(0);
+  const out: Buffer[] = [];
+  let at = 4;
+  for (let i = 0; i < n; i++) {
+    if (at + 4 > b.length) return null;
+    const len = b.readUInt32BE(at);
+    if (at + 4 + len > b.length) return null;
+    out.push(b.subarray(at + 4, at + 4 + len));
+    at += 4 + len;
+  }
+  return at === b.length ? out : null;
+}

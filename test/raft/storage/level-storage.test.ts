@@ -18,6 +18,12 @@ function snapshot(index: number, term: number, bytes: number): Snapshot {
   return { index, term, confState: conf, data: Buffer.alloc(bytes, index % 251) };
 }
 
+/** Persists entries one Ready each (each becomes its own LevelDB record), then the hard state. */
+async function writeOneByOne(s: LevelRaftStorage, es: Entry[], commit: number): Promise<void> {
+  for (const e of es) await s.saveReady({ hardState: null, entries: [e], snapshot: null, meta: e.index === 1 ? { raftId: '1' } : undefined });
+  await s.saveReady({ hardState: { term: es[0].term, vote: 1, commit }, entries: [], snapshot: null });
+}
+
 /** Opens the storage, expecting a refusal whose message names `file`. */
 async function assertRefused(dir: string, what: RegExp, file: string): Promise<void> {
   await assert.rejects(LevelRaftStorage.open(dir), (err: unknown) => {
@@ -60,9 +66,23 @@ describe('raft storage on LevelDB', () => {
     assert.deepEqual(got?.state.entries.map((e) => [e.index, e.term]), [[1, 2], [2, 2], [3, 2], [4, 3]]);
   });
 
+  it('a conflicting index inside an earlier write cuts that write and keeps what precedes it', async () => {
+    let s = await LevelRaftStorage.open(dir);
+    await s.saveReady({ hardState: { term: 2, vote: 1, commit: 2 }, entries: entries(1, 3, 2), snapshot: null, meta: { raftId: '1' } });
+    await s.saveReady({ hardState: null, entries: entries(4, 8, 2), snapshot: null });
+    await s.saveReady({ hardState: { term: 3, vote: 2, commit: 2 }, entries: entries(6, 7, 3), snapshot: null });
+    await s.saveReady({ hardState: null, entries: entries(8, 8, 3), snapshot: null });
+    await s.close();
+    s = await LevelRaftStorage.open(dir);
+    const got = await s.load();
+    await s.close();
+    assert.deepEqual(got?.state.entries.map((e) => [e.index, e.term, Buffer.from(e.data).toString()]),
+      [...entries(1, 5, 2), ...entries(6, 8, 3)].map((e) => [e.index, e.term, Buffer.from(e.data).toString()]));
+  });
+
   it('a local snapshot deletes the entries it covers except the configured tail, and its image survives reopening', async () => {
     let s = await LevelRaftStorage.open(dir);
-    await s.saveReady({ hardState: { term: 1, vote: 1, commit: 100 }, entries: entries(1, 100, 1), snapshot: null, meta: { raftId: '1' } });
+    await writeOneByOne(s, entries(1, 100, 1), 100);
     await s.saveSnapshot(snapshot(80, 1, 3000), 10);
     await s.saveSnapshot(snapshot(90, 1, 5000), 10);
     await s.close();
@@ -104,7 +124,7 @@ describe('raft storage on LevelDB', () => {
 
   it('a log that lost committed entries is refused rather than opened shortened', async () => {
     const s = await LevelRaftStorage.open(dir);
-    await s.saveReady({ hardState: { term: 1, vote: 1, commit: 10 }, entries: entries(1, 10, 1), snapshot: null, meta: { raftId: '1' } });
+    await writeOneByOne(s, entries(1, 10, 1), 10);
     await s.close();
     const raw = new Level<Buffer, Buffer>(path.join(dir, 'db'), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
     await raw.batch([{ type: 'del', key: entryKey(9) }, { type: 'del', key: entryKey(10) }]);
@@ -114,7 +134,7 @@ describe('raft storage on LevelDB', () => {
 
   it('a log with a hole in the middle is refused', async () => {
     const s = await LevelRaftStorage.open(dir);
-    await s.saveReady({ hardState: { term: 1, vote: 1, commit: 3 }, entries: entries(1, 10, 1), snapshot: null, meta: { raftId: '1' } });
+    await writeOneByOne(s, entries(1, 10, 1), 3);
     await s.close();
     const raw = new Level<Buffer, Buffer>(path.join(dir, 'db'), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
     await raw.del(entryKey(5));
