@@ -34,6 +34,8 @@ export interface RaftNodeOptions<R> {
   readonly keepTailEntries?: number;
   readonly maxSizePerMsgBytes?: number;
   readonly maxInflightMsgs?: number;
+  /** Largest proposal; entries travel in messages under gRPC's 4 MiB limit. */
+  readonly entryBytesMax?: number;
   /** Proposals and reads waiting at once; more are refused at once (back-pressure, never an unbounded queue). */
   readonly pendingMax?: number;
   /** Told when this node gains or loses leadership, or learns of another leader. */
@@ -67,11 +69,25 @@ const defaults = {
   maxSizePerMsgBytes: 1024 * 1024,
   maxInflightMsgs: 256,
   pendingMax: 50_000,
+  entryBytesMax: 1024 * 1024,
 };
 
 /**
  * A Raft member that runs: it ticks the core from a clock, persists each Ready in one synced
  * write, sends, applies committed entries to the state machine and resolves proposals.
+ *
+ * The surface the manager's replicated store relies on (kept stable):
+ * - `RaftNode.open(options)`: restart from storage, found a cluster (`bootstrap`) or wait to be
+ *   added (`knownPeers`). Refuses a data directory of another member or a damaged one.
+ * - `propose(data)`: resolves with `StateMachine.apply`'s result once the entry is applied on
+ *   this node; rejects with an UnavailableError (not leader, leadership lost, timeout, overload:
+ *   the outcome may then be unknown, never duplicated by Raft itself) or InvalidArgumentError.
+ * - `readBarrier()`: resolves once this node has applied everything committed before the call
+ *   (ReadIndex; works on followers), rejects with UnavailableError.
+ * - `isLeader()`, `leaderId()`, `status()`, `peers()`, `waitForLeader(ms)`.
+ * - Membership: `addVoter`, `addLearner`, `promoteLearner`, `removeMember` (ids never reused),
+ *   `transferLeadership`. Each resolves once the change is applied here.
+ * - `stop()`: rejects everything pending and closes the transport (not the storage).
  */
 export class RaftNode<R = unknown> {
   private readonly core: RawNode;
@@ -136,8 +152,16 @@ export class RaftNode<R = unknown> {
   // ---- public API -----------------------------------------------------------------------------
 
   /** Replicates `data`; resolves with the state machine's result once applied here. */
-  propose(data: Uint8Array): Promise<R | undefined> {
-    return this.trackProposal(() => this.core.propose(data));
+  propose(data: Uint8Array): Promise<R> {
+    // Empty entries are the leaders' own no-ops (never given to apply), so a command has a byte at least.
+    if (data.length === 0) return Promise.reject(new InvalidArgumentError('a raft proposal must not be empty'));
+    if (data.length > this.o.entryBytesMax) {
+      return Promise.reject(new InvalidArgumentError(`a raft proposal of ${data.length} bytes is over the limit of ${this.o.entryBytesMax}`, {
+        hint: 'split the write into smaller entries',
+      }));
+    }
+    // A non-empty normal entry always gets apply()'s result.
+    return this.trackProposal(() => this.core.propose(data)) as Promise<R>;
   }
 
   /** Resolves once this node's state reflects every write committed before the call (ReadIndex). */

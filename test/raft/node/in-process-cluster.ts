@@ -6,6 +6,7 @@ import { newId } from '../../../src/pki/ids';
 import { generateKeyPair } from '../../../src/pki/keys';
 import { MtlsServer } from '../../../src/pki/mtls-server';
 import { NodeIdentity } from '../../../src/pki/node-identity';
+import type { NodeRole } from '../../../src/pki/node-role';
 import { RootCA, nodeCertValidity } from '../../../src/pki/root-ca';
 import { channelKeepaliveOptions, managerChannelCredentials } from '../../../src/pki/tls-credentials';
 import { RaftNode, type RaftNodeOptions } from '../../../src/raft/node/raft-node';
@@ -36,7 +37,7 @@ type Tuning = Partial<Pick<RaftNodeOptions<number>, 'heartbeatMs' | 'electionTim
 /** Members in one process; always call destroy() (it stops servers and removes temp dirs). */
 export class InProcessCluster {
   readonly members = new Map<number, Member>();
-  private readonly managers = new Set<string>();
+  private readonly roles = new Map<string, NodeRole>();
 
   private constructor(readonly root: string, private readonly ca: RootCA, private readonly tuning: Tuning) {}
 
@@ -61,17 +62,22 @@ export class InProcessCluster {
 
   /** A listening mTLS server with a fresh manager certificate (its port is the member's address). */
   async listen(): Promise<Listening> {
-    const keys = await generateKeyPair();
-    const nodeId = newId();
-    this.managers.add(nodeId);
-    const certPem = this.ca.issue(keys.publicKeyPem, { nodeId, role: 'manager', clusterId: this.ca.clusterId }, nodeCertValidity(Date.now()));
-    const identity = new NodeIdentity({ certPem, keyPem: keys.privateKeyPem, caCertPem: this.ca.certPem });
+    const identity = await this.identity('manager');
     const server = new MtlsServer({
       identity, host: '127.0.0.1', port: 0, clusterId: this.ca.clusterId, clock: systemClock,
-      membership: { roleOf: (n) => (this.managers.has(n) ? 'manager' : undefined) },
+      membership: { roleOf: (n) => this.roles.get(n) },
     });
     await server.listen();
     return { server, identity };
+  }
+
+  /** A fresh certificate of this cluster for a member in good standing with `role`. */
+  async identity(role: NodeRole): Promise<NodeIdentity> {
+    const keys = await generateKeyPair();
+    const nodeId = newId();
+    this.roles.set(nodeId, role);
+    const certPem = this.ca.issue(keys.publicKeyPem, { nodeId, role, clusterId: this.ca.clusterId }, nodeCertValidity(Date.now()));
+    return new NodeIdentity({ certPem, keyPem: keys.privateKeyPem, caCertPem: this.ca.certPem });
   }
 
   /** Founds a cluster of `size` members with ids 1..size. */

@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { Client } from '@grpc/grpc-js';
+import { channelKeepaliveOptions, managerChannelCredentials } from '../../../src/pki/tls-credentials';
+import { raftServiceDefinition } from '../../../src/raft/transport/raft-service';
+import { encodeBatch } from '../../../src/raft/wire/codec';
 import { ShoalError } from '../../../src/types/errors';
 import { InProcessCluster } from './in-process-cluster';
 
@@ -88,6 +92,36 @@ describe('raft node API over real gRPC with mutual TLS and LevelDB', function ()
     await until(() => target.node.isLeader(), 5000, 'the target did not become leader');
     assert.equal(leader.node.isLeader(), false);
     assert.equal(typeof await target.node.propose(Buffer.from('y')), 'number');
+  });
+
+  it("a worker's certificate cannot reach the Raft transport, and what it sends never reaches a node", async () => {
+    c = await InProcessCluster.create({ heartbeatMs: 50, electionTimeoutMs: 500 });
+    await c.found(3);
+    const leader = await c.leader();
+    const termBefore = leader.node.status().term;
+    const worker = await c.identity('worker');
+    const client = new Client(leader.address, managerChannelCredentials(worker), channelKeepaliveOptions);
+    try {
+      const status = await new Promise<number>((resolve) => {
+        const call = client.makeClientStreamRequest<Uint8Array, Uint8Array>(
+          raftServiceDefinition.Stream.path,
+          raftServiceDefinition.Stream.requestSerialize as (b: Uint8Array) => Buffer,
+          raftServiceDefinition.Stream.responseDeserialize as (b: Buffer) => Uint8Array,
+          (err) => resolve(err?.code ?? 0),
+        );
+        call.on('error', () => undefined);
+        // A vote request for a far later term: a node that saw it would step down.
+        const vote = { type: 'vote' as const, from: 2, to: leader.id, term: termBefore + 100, logTerm: 99, index: 1e6, entries: [], commit: 0, reject: false, rejectHint: 0, rejectLogTerm: 0, snapshot: null, context: '' };
+        call.write(encodeBatch([vote]));
+        call.end();
+      });
+      assert.equal(status, 7, 'expected PERMISSION_DENIED');
+    } finally {
+      client.close();
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(leader.node.isLeader(), true);
+    assert.ok(leader.node.status().term < termBefore + 100, 'the forged vote request reached the node');
   });
 
   it('a proposal on a leader that lost its quorum rejects instead of hanging', async () => {
