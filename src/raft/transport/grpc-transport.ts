@@ -54,6 +54,8 @@ class Peer {
   private queue: Message[] = [];
   private queuedBytes = 0;
   private flushScheduled = false;
+  /** The stream's buffer is full: hold batches in `queue` (bounded) until it drains. */
+  private blocked = false;
   private retryAt = 0;
   private failures = 0;
   private openedAt = 0;
@@ -93,7 +95,7 @@ class Peer {
   }
 
   private flush(): void {
-    if (this.closed || this.queue.length === 0) return;
+    if (this.closed || this.blocked || this.queue.length === 0) return;
     const call = this.openCall();
     if (call === null) return;
     while (this.queue.length > 0) {
@@ -107,7 +109,11 @@ class Peer {
       this.queuedBytes -= bytes;
       if (!call.write(encodeBatch(batch))) {
         // Back-pressure: keep the rest queued until the stream drains.
-        call.once('drain', () => this.scheduleFlush());
+        this.blocked = true;
+        call.once('drain', () => {
+          this.blocked = false;
+          this.scheduleFlush();
+        });
         return;
       }
     }
@@ -136,6 +142,7 @@ class Peer {
 
   private broken(failed: boolean): void {
     this.call = null;
+    this.blocked = false;
     if (this.closed) return;
     if (failed) {
       // A stream that lived a while was a working connection: start the backoff over.
