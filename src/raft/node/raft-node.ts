@@ -7,6 +7,7 @@ import { RawNode, type RaftStatus } from '../core/raw-node';
 import type { ConfChange, ConfState, Entry, NodeId, PersistedState, Ready, Snapshot } from '../core/types';
 import type { RaftStorage } from '../storage/raft-storage';
 import { decodeEnvelope, encodeEnvelope } from './snapshot-envelope';
+import { PendingRequests } from './pending-requests';
 import type { StateMachine } from './state-machine';
 import type { Transport } from './transport';
 
@@ -44,22 +45,6 @@ export interface RaftNodeOptions<R> {
   readonly onFatal?: (err: Error) => void;
 }
 
-interface PendingProposal<R> {
-  term: number;
-  /** clock.now() after which the proposal is rejected as timed out (checked on each tick). */
-  deadline: number;
-  resolve(r: R | undefined): void;
-  reject(err: Error): void;
-}
-
-interface PendingRead {
-  /** The commit index the leader confirmed; null until its answer arrives. */
-  index: number | null;
-  deadline: number;
-  resolve(): void;
-  reject(err: Error): void;
-}
-
 const defaults = {
   heartbeatMs: 100,
   electionTimeoutMs: 1000,
@@ -95,8 +80,7 @@ export class RaftNode<R = unknown> {
   private readonly o: typeof defaults;
   private readonly addresses = new Map<NodeId, string>();
   private readonly removed = new Set<NodeId>();
-  private readonly proposals = new Map<number, PendingProposal<R>>();
-  private readonly reads = new Map<string, PendingRead>();
+  private readonly pending: PendingRequests<R>;
   private readSeq = 0;
   private tickTimer: TimerHandle | null = null;
   private loopScheduled = false;
@@ -111,6 +95,7 @@ export class RaftNode<R = unknown> {
   private constructor(private readonly opts: RaftNodeOptions<R>, state: PersistedState) {
     this.clock = opts.clock ?? systemClock;
     this.o = { ...defaults, ...definedOnly(opts) };
+    this.pending = new PendingRequests<R>(this.o.pendingMax, this.o.proposalTimeoutMs);
     if (this.o.heartbeatMs <= 0 || this.o.electionTimeoutMs < 2 * this.o.heartbeatMs) {
       throw new InvalidArgumentError(`election timeout (${this.o.electionTimeoutMs} ms) must be at least twice the heartbeat (${this.o.heartbeatMs} ms)`);
     }
@@ -168,13 +153,13 @@ export class RaftNode<R = unknown> {
   readBarrier(): Promise<void> {
     if (this.stopped) return Promise.reject(new UnavailableError('raft node is stopped'));
     if (this.leader === 0) return Promise.reject(new UnavailableError('no raft leader is known; the cluster may have lost quorum'));
-    if (this.reads.size >= this.o.pendingMax) return Promise.reject(this.overloaded());
+    const full = this.pending.full();
+    if (full !== undefined) return Promise.reject(full);
     const context = `${this.opts.id}:${++this.readSeq}`;
-    return new Promise<void>((resolve, reject) => {
-      this.reads.set(context, { index: null, deadline: this.clock.now() + this.o.proposalTimeoutMs, resolve, reject });
-      this.core.readIndex(context);
-      this.kick();
-    });
+    const read = this.pending.read(context, this.clock.now());
+    this.core.readIndex(context);
+    this.kick();
+    return read;
   }
 
   /** Adds a voting member at `address`. */
@@ -237,7 +222,7 @@ export class RaftNode<R = unknown> {
     if (this.stopped) return;
     this.stopped = true;
     this.tickTimer?.cancel();
-    this.failPending(new UnavailableError('raft node stopped'));
+    this.pending.failAll(new UnavailableError('raft node stopped'));
     while (this.loopRunning) await new Promise((r) => setImmediate(r));
     await this.opts.transport.close();
   }
@@ -261,7 +246,7 @@ export class RaftNode<R = unknown> {
     const tick = (): void => {
       if (this.stopped) return;
       this.core.tick();
-      this.expirePending();
+      this.pending.expire(this.clock.now());
       this.kick();
       this.tickTimer = this.clock.setTimer(this.o.heartbeatMs, tick);
     };
@@ -312,23 +297,15 @@ export class RaftNode<R = unknown> {
     if (rest.length > 0) this.opts.transport.send(rest);
     if (rd.snapshot !== null) this.restoreSnapshot(rd.snapshot);
     for (const e of rd.committedEntries) this.applyEntry(e);
-    for (const rs of rd.readStates) {
-      const r = this.reads.get(rs.context);
-      if (r !== undefined) r.index = rs.index;
-    }
-    this.releaseReads();
+    for (const rs of rd.readStates) this.pending.readConfirmed(rs.context, rs.index);
+    this.pending.releaseReads(this.applied);
     if (rd.softState !== null) this.leadershipChanged(rd.softState.leader, rd.softState.role);
   }
 
   private applyEntry(e: Entry): void {
     this.applied = e.index;
-    const p = this.proposals.get(e.index);
-    let result: R | undefined;
-    if (e.type === 'normal' && e.data.length > 0) result = this.opts.stateMachine.apply(e);
-    if (p === undefined) return;
-    this.proposals.delete(e.index);
-    if (p.term === e.term) p.resolve(result);
-    else p.reject(new UnavailableError(`proposal lost: index ${e.index} holds an entry of term ${e.term}, not ${p.term}`));
+    const result = e.type === 'normal' && e.data.length > 0 ? this.opts.stateMachine.apply(e) : undefined;
+    this.pending.applied(e, result);
   }
 
   private restoreSnapshot(s: Snapshot): void {
@@ -337,11 +314,7 @@ export class RaftNode<R = unknown> {
     this.setBook(book.addresses, book.removed);
     this.applied = s.index;
     this.snapshotIndex = s.index;
-    for (const [index, p] of this.proposals) {
-      if (index > s.index) continue;
-      this.proposals.delete(index);
-      p.reject(new UnavailableError(`proposal at index ${index} was overtaken by a snapshot; its outcome is unknown`));
-    }
+    this.pending.overtaken(s.index);
   }
 
   private afterAdvance(rd: Ready, before: ConfState): void {
@@ -380,7 +353,8 @@ export class RaftNode<R = unknown> {
 
   private trackProposal(append: () => { index: number; term: number }): Promise<R | undefined> {
     if (this.stopped) return Promise.reject(new UnavailableError('raft node is stopped'));
-    if (this.proposals.size >= this.o.pendingMax) return Promise.reject(this.overloaded());
+    const full = this.pending.full();
+    if (full !== undefined) return Promise.reject(full);
     let at: { index: number; term: number };
     try {
       at = append();
@@ -394,9 +368,7 @@ export class RaftNode<R = unknown> {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
     this.kick();
-    return new Promise<R | undefined>((resolve, reject) => {
-      this.proposals.set(at.index, { term: at.term, deadline: this.clock.now() + this.o.proposalTimeoutMs, resolve, reject });
-    });
+    return this.pending.proposal(at.index, at.term, this.clock.now());
   }
 
   private async changeMembership(cc: ConfChange): Promise<void> {
@@ -450,62 +422,19 @@ export class RaftNode<R = unknown> {
     }
   }
 
-  private releaseReads(): void {
-    for (const [ctx, r] of this.reads) {
-      if (r.index === null || r.index > this.applied) continue;
-      this.reads.delete(ctx);
-      r.resolve();
-    }
-  }
-
   private leadershipChanged(leader: NodeId, role: string): void {
     const wasLeader = this.role === 'leader';
     const leaderChanged = leader !== this.leader;
     this.leader = leader;
     this.role = role;
     if (wasLeader && role !== 'leader') {
-      this.failPending(new UnavailableError('leadership lost; the proposal may or may not be applied'));
+      this.pending.failAll(new UnavailableError('leadership lost; the proposal may or may not be applied'));
     } else if (leaderChanged) {
       // A read the old leader never answered would otherwise wait for its timeout.
-      this.failReads(new UnavailableError('raft leader changed while reading; retry'), true);
+      this.pending.failReads(new UnavailableError('raft leader changed while reading; retry'), true);
     }
     for (const w of [...this.leaderWaiters]) w();
     this.opts.onLeaderChange?.(leader, leader === this.opts.id);
-  }
-
-  private failPending(err: Error): void {
-    for (const p of this.proposals.values()) p.reject(err);
-    this.proposals.clear();
-    this.failReads(err, false);
-  }
-
-  /** Rejects pending reads (only those not yet answered by a leader when `unansweredOnly`). */
-  private failReads(err: Error, unansweredOnly: boolean): void {
-    for (const [ctx, r] of this.reads) {
-      if (unansweredOnly && r.index !== null) continue;
-      this.reads.delete(ctx);
-      r.reject(err);
-    }
-  }
-
-  /** Rejects proposals and reads past their deadline, so no promise ever hangs. */
-  private expirePending(): void {
-    const now = this.clock.now();
-    // Proposals are in index order and got their deadlines in that order: stop at the first live one.
-    for (const [index, p] of this.proposals) {
-      if (p.deadline > now) break;
-      this.proposals.delete(index);
-      p.reject(new UnavailableError(`proposal at index ${index} not applied within ${this.o.proposalTimeoutMs} ms; its outcome is unknown`));
-    }
-    for (const [ctx, r] of this.reads) {
-      if (r.deadline > now) continue;
-      this.reads.delete(ctx);
-      r.reject(new UnavailableError(`read barrier not confirmed within ${this.o.proposalTimeoutMs} ms; retry`));
-    }
-  }
-
-  private overloaded(): UnavailableError {
-    return new UnavailableError(`raft node has ${this.o.pendingMax} proposals or reads pending`, { hint: 'retry later; the cluster is overloaded or has no quorum' });
   }
 
   private waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
@@ -530,7 +459,7 @@ export class RaftNode<R = unknown> {
     if (this.stopped) return;
     this.stopped = true;
     this.tickTimer?.cancel();
-    this.failPending(new UnavailableError(`raft node stopped after an error: ${e.message}`, { cause: e }));
+    this.pending.failAll(new UnavailableError(`raft node stopped after an error: ${e.message}`, { cause: e }));
     this.opts.onFatal?.(e);
   }
 }
