@@ -1,12 +1,13 @@
 import { systemClock, type Clock, type TimerHandle } from '../../types/clock';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError, UnavailableError } from '../../types/errors';
 import { systemRandom, type Random } from '../../types/random';
-import { decodeConfChange, encodeConfChange } from '../core/conf-change';
+import { encodeConfChange } from '../core/conf-change';
 import { ProposalDroppedError } from '../core/errors';
 import { RawNode, type RaftStatus } from '../core/raw-node';
 import type { ConfChange, ConfState, Entry, NodeId, PersistedState, Ready, Snapshot } from '../core/types';
 import type { RaftStorage } from '../storage/raft-storage';
 import { decodeEnvelope, encodeEnvelope } from './snapshot-envelope';
+import { membersOf, MemberBook } from './member-book';
 import { PendingRequests } from './pending-requests';
 import type { StateMachine } from './state-machine';
 import type { Transport } from './transport';
@@ -78,8 +79,7 @@ export class RaftNode<R = unknown> {
   private readonly core: RawNode;
   private readonly clock: Clock;
   private readonly o: typeof defaults;
-  private readonly addresses = new Map<NodeId, string>();
-  private readonly removed = new Set<NodeId>();
+  private readonly book: MemberBook;
   private readonly pending: PendingRequests<R>;
   private readSeq = 0;
   private tickTimer: TimerHandle | null = null;
@@ -96,6 +96,7 @@ export class RaftNode<R = unknown> {
     this.clock = opts.clock ?? systemClock;
     this.o = { ...defaults, ...definedOnly(opts) };
     this.pending = new PendingRequests<R>(this.o.pendingMax, this.o.proposalTimeoutMs);
+    this.book = new MemberBook(opts.id, opts.transport);
     if (this.o.heartbeatMs <= 0 || this.o.electionTimeoutMs < 2 * this.o.heartbeatMs) {
       throw new InvalidArgumentError(`election timeout (${this.o.electionTimeoutMs} ms) must be at least twice the heartbeat (${this.o.heartbeatMs} ms)`);
     }
@@ -164,25 +165,25 @@ export class RaftNode<R = unknown> {
 
   /** Adds a voting member at `address`. */
   addVoter(id: NodeId, address: string): Promise<void> {
-    this.checkNewMember(id, address);
+    this.book.checkNewMember(id, address, this.core.status().confState);
     return this.changeMembership({ changes: [{ type: 'addVoter', nodeId: id, context: address }] });
   }
 
   /** Adds a non-voting member that catches up before it is promoted. */
   addLearner(id: NodeId, address: string): Promise<void> {
-    this.checkNewMember(id, address);
+    this.book.checkNewMember(id, address, this.core.status().confState);
     return this.changeMembership({ changes: [{ type: 'addLearner', nodeId: id, context: address }] });
   }
 
   /** Makes a learner a voter. */
   promoteLearner(id: NodeId): Promise<void> {
     if (!this.core.status().confState.learners.includes(id)) throw new NotFoundError(`raft member ${id} is not a learner`);
-    return this.changeMembership({ changes: [{ type: 'addVoter', nodeId: id, context: this.addresses.get(id) ?? '' }] });
+    return this.changeMembership({ changes: [{ type: 'addVoter', nodeId: id, context: this.book.addressOf(id) ?? '' }] });
   }
 
   /** Removes a member; its id is never admitted again. */
   removeMember(id: NodeId): Promise<void> {
-    if (!this.members(this.core.status().confState).has(id)) throw new NotFoundError(`raft member ${id} is not in the cluster`);
+    if (!membersOf(this.core.status().confState).has(id)) throw new NotFoundError(`raft member ${id} is not in the cluster`);
     return this.changeMembership({ changes: [{ type: 'removeNode', nodeId: id }] });
   }
 
@@ -214,7 +215,7 @@ export class RaftNode<R = unknown> {
 
   /** Current members and their addresses. */
   peers(): ReadonlyMap<NodeId, string> {
-    return this.addresses;
+    return this.book.all;
   }
 
   /** Stops ticking and applying, fails what is pending and closes the transport. */
@@ -242,7 +243,7 @@ export class RaftNode<R = unknown> {
         this.kick();
       },
     });
-    for (const [id, addr] of this.addresses) if (id !== this.opts.id) this.opts.transport.setPeer(id, addr);
+    this.book.connectAll();
     const tick = (): void => {
       if (this.stopped) return;
       this.core.tick();
@@ -311,37 +312,20 @@ export class RaftNode<R = unknown> {
   private restoreSnapshot(s: Snapshot): void {
     const { book, app } = decodeEnvelope(s.data);
     this.opts.stateMachine.restore(app);
-    this.setBook(book.addresses, book.removed);
+    this.book.restore(book);
     this.applied = s.index;
     this.snapshotIndex = s.index;
     this.pending.overtaken(s.index);
   }
 
   private afterAdvance(rd: Ready, before: ConfState): void {
-    const after = this.core.status().confState;
-    const was = this.members(before);
-    const now = this.members(after);
-    for (const e of rd.committedEntries) {
-      if (e.type !== 'confChange') continue;
-      for (const ch of decodeConfChange(e.data).changes) {
-        if (ch.type !== 'removeNode' && now.has(ch.nodeId) && ch.context) this.addresses.set(ch.nodeId, ch.context);
-      }
-    }
-    for (const id of was) {
-      if (now.has(id)) continue;
-      this.removed.add(id);
-      this.addresses.delete(id);
-      this.opts.transport.removePeer(id);
-    }
-    for (const id of now) {
-      const addr = this.addresses.get(id);
-      if (!was.has(id) && addr !== undefined && id !== this.opts.id) this.opts.transport.setPeer(id, addr);
-    }
+    this.book.changed(rd.committedEntries, before, this.core.status().confState);
   }
+
 
   private async maybeSnapshot(): Promise<void> {
     if (this.applied - this.snapshotIndex < this.o.snapshotEveryEntries) return;
-    const data = encodeEnvelope(this.book(), this.opts.stateMachine.snapshot());
+    const data = encodeEnvelope(this.book.toSnapshot(), this.opts.stateMachine.snapshot());
     const s = this.core.createSnapshot(data);
     await this.opts.storage.saveSnapshot(s, this.o.keepTailEntries);
     this.snapshotIndex = s.index;
@@ -375,52 +359,17 @@ export class RaftNode<R = unknown> {
     await this.trackProposal(() => this.core.proposeConfChange(cc));
   }
 
-  private checkNewMember(id: NodeId, address: string): void {
-    if (!Number.isSafeInteger(id) || id <= 0) throw new InvalidArgumentError(`raft member id must be a positive integer, got ${id}`);
-    if (this.removed.has(id)) throw new FailedPreconditionError(`raft member id ${id} was removed before and cannot be reused`);
-    if (this.members(this.core.status().confState).has(id) && !this.core.status().confState.learners.includes(id)) {
-      throw new FailedPreconditionError(`raft member ${id} is already a voter`);
-    }
-    if (address.trim() === '') throw new InvalidArgumentError(`address of raft member ${id} must not be empty`);
-  }
-
-  private members(cs: ConfState): Set<NodeId> {
-    return new Set([...cs.voters, ...cs.learners, ...cs.votersOutgoing, ...cs.learnersNext]);
-  }
-
-  private book(): { addresses: Record<string, string>; removed: NodeId[] } {
-    return { addresses: Object.fromEntries([...this.addresses].map(([k, v]) => [String(k), v])), removed: [...this.removed] };
-  }
-
-  private setBook(addresses: Record<string, string>, removed: readonly NodeId[]): void {
-    for (const id of this.addresses.keys()) if (!(String(id) in addresses)) this.opts.transport.removePeer(id);
-    this.addresses.clear();
-    for (const [k, v] of Object.entries(addresses)) {
-      this.addresses.set(Number(k), v);
-      if (Number(k) !== this.opts.id) this.opts.transport.setPeer(Number(k), v);
-    }
-    for (const id of removed) this.removed.add(id);
-  }
-
-  /** Rebuilds addresses after a restart: from the snapshot, then from conf changes in the log. */
+  /** Rebuilds the member book after a restart: from the snapshot, then from conf changes in the log. */
   private restoreBook(state: PersistedState, bootstrap: Readonly<Record<NodeId, string>> | undefined): void {
     if (state.snapshot !== null) {
       const { book, app } = decodeEnvelope(state.snapshot.data);
       this.opts.stateMachine.restore(app);
-      for (const [k, v] of Object.entries(book.addresses)) this.addresses.set(Number(k), v);
-      for (const id of book.removed) this.removed.add(id);
+      this.book.restore(book);
     }
-    for (const [k, v] of Object.entries({ ...this.opts.knownPeers, ...bootstrap })) if (!this.addresses.has(Number(k))) this.addresses.set(Number(k), v);
-    for (const e of state.entries) {
-      if (e.type !== 'confChange' || e.index > state.hardState.commit) continue;
-      for (const ch of decodeConfChange(e.data).changes) {
-        if (ch.type === 'removeNode') {
-          this.addresses.delete(ch.nodeId);
-          this.removed.add(ch.nodeId);
-        } else if (ch.context) this.addresses.set(ch.nodeId, ch.context);
-      }
-    }
+    this.book.seed({ ...this.opts.knownPeers, ...bootstrap });
+    this.book.replay(state.entries, state.hardState.commit);
   }
+
 
   private leadershipChanged(leader: NodeId, role: string): void {
     const wasLeader = this.role === 'leader';
