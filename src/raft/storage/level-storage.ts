@@ -5,6 +5,7 @@ import type { ConfState, Entry, HardState, Snapshot } from '../core/types';
 import { decodeEntry, decodeHardState, encodeEntry, encodeHardState } from '../wire/codec';
 import { decodeRun, encodeRun, entryKey, frame, hardStateKey, indexOfEntryKey, KeyKind, metaKey, snapshotMetaKey, unframe } from './record';
 import { corruptionError, recoveryHint, type RaftStorage, type ReadyWrite, type StoredState } from './raft-storage';
+import { LogMark } from './log-mark';
 import { readSnapshotFile, removeOtherSnapshots, snapshotFileName, syncDir, writeSnapshotFile, type SnapshotFileRef } from './snapshot-file';
 
 type Db = Level<Buffer, Buffer>;
@@ -37,6 +38,7 @@ export class LevelRaftStorage implements RaftStorage {
   private writing: Promise<void> = Promise.resolve();
 
   private loaded: StoredState | null = null;
+  private mark: LogMark | null = null;
 
   private constructor(readonly dir: string, private readonly db: Db) {}
 
@@ -64,14 +66,16 @@ export class LevelRaftStorage implements RaftStorage {
     } catch (err) {
       throw corruptionError(`LevelDB cannot open it: ${causeMessage(err)}`, dbDir);
     }
+    const storage = new LevelRaftStorage(dir, db);
     try {
       await refuseDroppedRecords(dir, dbDir);
-      const storage = new LevelRaftStorage(dir, db);
-      storage.loaded = await storage.readAll(snaps.length > 0);
+      storage.mark = await storage.openMark();
+      storage.loaded = await storage.readAll(snaps.length > 0, storage.mark.atOpen);
       // Leftovers of a crash between writing an image and recording it are never current.
       await removeOtherSnapshots(storage.snapDir, storage.loaded?.state.snapshot === null ? '' : snapshotFileName(storage.loaded?.state.snapshot?.term ?? 0, storage.snapshotIndex));
       return storage;
     } catch (err) {
+      await storage.mark?.close().catch(() => undefined);
       await db.close().catch(() => undefined);
       throw err;
     }
@@ -84,6 +88,7 @@ export class LevelRaftStorage implements RaftStorage {
   saveReady(w: ReadyWrite): Promise<void> {
     return this.serialized(async () => {
       const ops: Op[] = [];
+      const lastBefore = this.last;
       let ref: SnapshotFileRef | null = null;
       if (w.snapshot !== null) {
         ref = await writeSnapshotFile(this.snapDir, snapshotFileName(w.snapshot.term, w.snapshot.index), w.snapshot.data);
@@ -94,9 +99,12 @@ export class LevelRaftStorage implements RaftStorage {
         this.last = w.snapshot.index;
       }
       if (w.entries.length > 0) await this.appendOps(w.entries, ops);
+      // The log gets shorter (a conflicting suffix replaced, a snapshot behind our tail): lower the mark first.
+      if (this.last < lastBefore) await this.mark?.lower(this.last);
       if (w.hardState !== null) ops.push({ type: 'put', key: hardStateKey, value: frame(encodeHardState(w.hardState)) });
       for (const [k, v] of Object.entries(w.meta ?? {})) ops.push({ type: 'put', key: metaKey(k), value: frame(Buffer.from(v, 'utf8')) });
       if (ops.length > 0) await this.db.batch(ops, { sync: w.sync ?? true });
+      if (w.sync ?? true) this.mark?.raise(this.last);
       if (w.snapshot !== null && ref !== null) await this.madeCurrent(w.snapshot.index, ref.file);
     });
   }
@@ -122,6 +130,7 @@ export class LevelRaftStorage implements RaftStorage {
 
   async close(): Promise<void> {
     await this.writing.catch(() => undefined);
+    await this.mark?.close().catch(() => undefined);
     await this.db.close();
   }
 
@@ -174,8 +183,25 @@ export class LevelRaftStorage implements RaftStorage {
     await syncDir(this.snapDir);
   }
 
+  private get markFile(): string {
+    return path.join(this.dir, 'LOGMARK');
+  }
+
+  private async openMark(): Promise<LogMark> {
+    const mark = await LogMark.open(this.markFile);
+    if (typeof mark === 'string') throw corruptionError(mark, this.markFile);
+    return mark;
+  }
+
+  /** Refuses a log that ends before the mark: writes that were durable are gone. */
+  private checkMark(lastIndex: number, markIndex: number, empty: boolean): void {
+    if (lastIndex >= markIndex) return;
+    const what = empty ? 'the log database is empty' : `the log ends at index ${lastIndex}`;
+    throw corruptionError(`${what} but it had durably reached index ${markIndex} (per ${this.markFile}): the newest write-ahead log lost writes`, this.dbDir);
+  }
+
   /** Reads and checks everything stored; null for a new, empty storage. */
-  private async readAll(snapshotFilesExist: boolean): Promise<StoredState | null> {
+  private async readAll(snapshotFilesExist: boolean, markIndex: number): Promise<StoredState | null> {
     const entries: Entry[] = [];
     let hardState: HardState | null = null;
     let snap: SnapshotRecord | null = null;
@@ -207,9 +233,12 @@ export class LevelRaftStorage implements RaftStorage {
       throw corruptionError(`LevelDB cannot read it: ${causeMessage(err)}`, this.dbDir);
     }
     if (keys === 0) {
+      this.checkMark(0, markIndex, true);
       if (snapshotFilesExist) throw corruptionError('the log database is empty but snapshots exist', this.dbDir);
       return null;
     }
+    // Checked before anything else: lost writes explain most other damage that follows.
+    this.checkMark(Math.max(snap?.index ?? 0, entries.at(-1)?.index ?? 0), markIndex, false);
     if (hardState === null) throw corruptionError('the hard state record (term, vote, commit) is missing', this.dbDir);
     let snapshot: Snapshot | null = null;
     if (snap !== null) {

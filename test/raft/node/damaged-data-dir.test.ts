@@ -90,6 +90,20 @@ describe('durable raft node: a damaged data directory is refused at start', func
     assert.match(second.stderr, /damage was found at an earlier start/);
   });
 
+  it('a write-ahead log cut short (its newest writes gone) stops the member instead of starting with a shorter log', async () => {
+    restoreThen(() => {
+      const db = path.join(dir, 'db');
+      const logs = readdirSync(db).filter((f) => f.endsWith('.log')).sort();
+      const wal = path.join(db, logs[logs.length - 1]);
+      // Cut the last tenth: the newest entries, after the last snapshot record.
+      truncateSync(wal, Math.floor(statSync(wal).size * 0.9));
+    });
+    const r = await c!.runToExit(3);
+    assert.equal(r.ready, false, 'member 3 started with a shortened log');
+    assert.equal(r.code, 3);
+    assert.match(r.stderr, /but it had durably reached index \d+ .*LOGMARK.*lost writes/);
+  });
+
   it('a log database with its CURRENT file removed is refused instead of recreated empty', async () => {
     restoreThen(() => rmSync(path.join(dir, 'db', 'CURRENT')));
     const r = await c!.runToExit(3);

@@ -122,14 +122,36 @@ describe('raft storage on LevelDB', () => {
     await assertRefused(dir, /snapshot file has 3996 bytes, expected 4096/, file);
   });
 
-  it('a log that lost committed entries is refused rather than opened shortened', async () => {
+  it('a log that lost committed entries is refused rather than opened shortened, even without its high-water mark', async () => {
     const s = await LevelRaftStorage.open(dir);
     await writeOneByOne(s, entries(1, 10, 1), 10);
     await s.close();
+    rmSync(path.join(dir, 'LOGMARK'));
     const raw = new Level<Buffer, Buffer>(path.join(dir, 'db'), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
     await raw.batch([{ type: 'del', key: entryKey(9) }, { type: 'del', key: entryKey(10) }]);
     await raw.close();
     await assertRefused(dir, /log ends at index 8 but entries up to 10 were committed/, path.join(dir, 'db'));
+  });
+
+  it('a log whose newest writes were lost (the high-water mark is past its end) is refused', async () => {
+    const s = await LevelRaftStorage.open(dir);
+    await writeOneByOne(s, entries(1, 10, 1), 6);
+    await s.close();
+    const raw = new Level<Buffer, Buffer>(path.join(dir, 'db'), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    await raw.batch([{ type: 'del', key: entryKey(9) }, { type: 'del', key: entryKey(10) }]);
+    await raw.close();
+    await assertRefused(dir, /log ends at index 8 but it had durably reached index 10/, path.join(dir, 'db'));
+  });
+
+  it('a log shortened by a new leader (conflicting suffix) opens: the mark was lowered first', async () => {
+    let s = await LevelRaftStorage.open(dir);
+    await writeOneByOne(s, entries(1, 10, 1), 3);
+    await s.saveReady({ hardState: { term: 2, vote: 2, commit: 3 }, entries: entries(5, 6, 2), snapshot: null });
+    await s.close();
+    s = await LevelRaftStorage.open(dir);
+    const got = await s.load();
+    await s.close();
+    assert.deepEqual(got?.state.entries.map((e) => [e.index, e.term]), [[1, 1], [2, 1], [3, 1], [4, 1], [5, 2], [6, 2]]);
   });
 
   it('a log with a hole in the middle is refused', async () => {
