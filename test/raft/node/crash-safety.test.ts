@@ -69,8 +69,9 @@ describe('durable raft node: crash safety with real processes, gRPC and mutual T
     let leaderKills = 0;
     for (let round = 0; round < 12; round++) {
       await sleep(300 + rnd.int(700));
-      const leader = await cluster.leader();
-      const victim = round % 3 === 0 && leader !== 0 ? leader : rnd.pick(cluster.ids());
+      // Every third round kills the leader: wait for one if an election is still running.
+      const leader = round % 3 === 0 ? await cluster.waitForLeader(15_000) : await cluster.leader();
+      const victim = round % 3 === 0 ? leader : rnd.pick(cluster.ids());
       if (victim === leader) leaderKills++;
       await cluster.kill(victim);
       await sleep(100 + rnd.int(900));

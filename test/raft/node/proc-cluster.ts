@@ -1,5 +1,6 @@
 // Test harness: a Raft cluster of real processes on loopback (real LevelDB, gRPC, mTLS).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomInt } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
@@ -23,16 +24,31 @@ export interface ProcState {
   opsCount: number;
 }
 
-/** A free TCP port on loopback (bound and released; good enough for tests). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Ports this process handed out already: never twice, even once released. */
+const handedOut = new Set<number>();
+
+/** Tries to bind `port` on loopback; true if it was free. */
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
   });
+}
+
+/**
+ * A free TCP port on loopback, below Linux's ephemeral range (32768+): a member killed and
+ * restarted must get its port back, and outgoing connections (ours or anyone's) take their
+ * local ports from the ephemeral range, so one could otherwise grab it while the member is down.
+ */
+export async function freePort(): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const port = 20_000 + randomInt(12_000);
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    if (await bindable(port)) return port;
+  }
+  throw new Error('no free port in 20000..31999 on 127.0.0.1');
 }
 
 /** GET or POST on a member's control API; rejects on connection errors or after timeoutMs. */
