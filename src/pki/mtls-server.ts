@@ -108,6 +108,8 @@ export class MtlsServer {
       this.reject(socket, String(socket.authorizationError));
       return;
     }
+    // Raft and dispatcher traffic is many small frames; Nagle would hold them (and HTTP/2 window updates) back.
+    socket.setNoDelay(true);
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     socket.on('error', () => socket.destroy()); // a peer resetting its connection is routine

@@ -105,3 +105,46 @@ export function decodeBatch(b: Uint8Array): Message[] {
   const w = T.MessageBatch.decode(b) as unknown as { messages?: WireMessage[] };
   return (w.messages ?? []).map((m) => messageFromWire(m));
 }
+
+const SnapshotChunkT = root.lookupType('shoal.raft.SnapshotChunk');
+
+/** One piece of a streamed snapshot. */
+export interface SnapshotChunk {
+  /** The 'snap' message with the snapshot's metadata (first chunk only). */
+  readonly header: Message | null;
+  readonly data: Uint8Array;
+  readonly offset: number;
+  readonly totalBytes: number;
+  readonly last: boolean;
+}
+
+/** Encodes a snapshot chunk; the header's snapshot travels as metadata only. */
+export function encodeChunk(c: SnapshotChunk): Uint8Array {
+  const header = c.header === null ? undefined : {
+    ...messageToWire(c.header),
+    snapshot: c.header.snapshot === null ? undefined : {
+      meta: { index: c.header.snapshot.index, term: c.header.snapshot.term, confState: confToWire(c.header.snapshot.confState) },
+    },
+  };
+  return SnapshotChunkT.encode({ header, data: c.data, offset: c.offset, totalBytes: c.totalBytes, last: c.last }).finish();
+}
+
+/** Decodes a snapshot chunk; a header's snapshot comes back with empty data, to be filled by the receiver. */
+export function decodeChunk(b: Uint8Array): SnapshotChunk {
+  const w = SnapshotChunkT.decode(b) as unknown as {
+    header?: WireMessage & { snapshot?: { meta?: WireMeta } }; data?: Uint8Array; offset?: Long; totalBytes?: Long; last?: boolean;
+  };
+  let header: Message | null = null;
+  if (w.header !== undefined && w.header !== null) {
+    const meta = w.header.snapshot?.meta;
+    const snap = meta === undefined || meta === null ? null
+      : { index: num(meta.index), term: num(meta.term), confState: confFromWire(meta.confState), data: new Uint8Array(0) };
+    header = messageFromWire(w.header, snap);
+  }
+  return { header, data: w.data ?? new Uint8Array(0), offset: num(w.offset), totalBytes: num(w.totalBytes), last: w.last ?? false };
+}
+
+/** Approximate encoded size of an entry, for batching. */
+export function entrySizeOnWire(e: Entry): number {
+  return e.data.length + 16;
+}
