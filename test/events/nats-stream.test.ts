@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { connect, type NatsConnection } from 'nats';
+import { connect, nanos, type NatsConnection } from 'nats';
 import { removeService, updateService } from '../../src/manager/controlapi/services';
 import { EventBus, attachStore } from '../../src/events/bus';
 import { compareEvents, type ShoalEvent } from '../../src/events/event';
@@ -158,5 +158,50 @@ describe('cluster events on NATS', function () {
     for (let i = 1; i < keys.length; i++) assert.ok(compareEvents(keys[i - 1], keys[i]) < 0);
     assert.ok(rig.received.some((r) => r.id === `${killedAt}.0`), 'the new leader published what the old one could not');
     assert.equal(rig.publishers[leader].stats().dropped, 0);
+  });
+
+  it('while nats-server is down the control plane keeps committing, at most the buffer is kept, drops are counted exactly, and publishing resumes after restart', async () => {
+    nats = await NatsServer.start();
+    const h = await Harness.create(83);
+    const bufferMax = 20;
+    rig = new Rig(h, nats, bufferMax);
+    await rig.subscribe();
+    // A JetStream stream de-duplicating by Nats-Msg-Id is the outside consumer; it keeps what arrived across restarts.
+    const jsm = await rig.consumer!.jetstreamManager();
+    await jsm.streams.add({ name: 'SHOAL', subjects: [`shoal.${rig.clusterId()}.>`], duplicate_window: nanos(120_000) });
+    for (let i = 0; i < 2; i++) await h.addNode();
+    const svc = await h.createService({ name: 'db', replicas: 2, task: { container: { image: 'db:1' } } });
+    await h.until(() => h.running(svc.id).length === 2, 20_000, '2 running');
+    const leader = h.sim.leaderIndex();
+    const pub = rig.publishers[leader];
+    const lastIndex = (): number => Number(rig!.committed[leader][rig!.committed[leader].length - 1].split('.')[0]);
+    await eventually(() => pub.stats().pending === 0 && pub.stats().ackedIndex === lastIndex(), 'every event confirmed by NATS');
+
+    await nats.stop();
+    await eventually(() => !pub.stats().connected, 'the publisher to notice NATS is gone');
+    const before = rig.committed[leader].length;
+    const versionBefore = h.store().view.version;
+    await h.updateService(svc.id, (s) => ({ ...s, replicas: 10 }));
+    await h.until(() => h.running(svc.id).length === 10, 30_000, '10 running while NATS is down');
+    assert.ok(h.store().view.version > versionBefore, 'the store kept committing');
+    const during = rig.committed[leader].slice(before);
+    assert.ok(during.length > bufferMax, `${during.length} events while NATS was down`);
+    assert.equal(pub.stats().dropped, during.length - bufferMax, 'every event beyond the buffer is counted as dropped');
+    assert.equal(pub.stats().pending, bufferMax);
+    assert.ok(rig.logs.some((m) => /dropping the oldest unpublished events/.test(m)), 'the drop is logged');
+
+    await nats.restart();
+    await eventually(() => pub.stats().connected && pub.stats().pending === 0, 'the buffer published after NATS came back', 20_000);
+    await h.updateService(svc.id, (s) => ({ ...s, replicas: 3 }));
+    await h.run(3000);
+    await eventually(() => pub.stats().pending === 0 && pub.stats().ackedIndex === lastIndex(), 'new events confirmed by NATS');
+
+    const dropped = new Set(during.slice(0, during.length - bufferMax));
+    const expected = rig.committed[leader].filter((id) => !dropped.has(id));
+    const info = await jsm.streams.info('SHOAL');
+    const stored: string[] = [];
+    for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) stored.push((await jsm.streams.getMessage('SHOAL', { seq })).header.get('Nats-Msg-Id'));
+    assert.deepEqual(stored, expected, 'NATS holds every committed event but the counted drops (the oldest of the outage), once each, in order');
+    assert.ok(rig.logs.some((m) => /were dropped while NATS was unreachable/.test(m)));
   });
 });
