@@ -74,6 +74,7 @@ export class NatsPublisher {
   private generation = 0;
   private drainScheduled = false;
   private closed = false;
+  private retryTimer: NodeJS.Timeout | undefined;
   private droppedCount = 0;
   private droppedSinceLog = 0;
   private publishedCount = 0;
@@ -101,6 +102,7 @@ export class NatsPublisher {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.retryTimer);
     for (const u of this.unsubscribe) u();
     const nc = this.nc;
     this.nc = undefined;
@@ -109,10 +111,18 @@ export class NatsPublisher {
   }
 
   private async run(): Promise<void> {
-    const nc = await connect({
-      servers: this.opts.url, name: 'shoal-events', reconnect: true, maxReconnectAttempts: -1, waitOnFirstConnect: true,
-      reconnectTimeWait: this.opts.reconnectWaitMs ?? 500, pingInterval: 5000,
-    });
+    const waitMs = this.opts.reconnectWaitMs ?? 500;
+    let nc: NatsConnection | undefined;
+    // First contact is retried here (not by the client) so that close() can end the attempts.
+    while (nc === undefined) {
+      if (this.closed) return;
+      try {
+        nc = await connect({ servers: this.opts.url, name: 'shoal-events', reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: waitMs, pingInterval: 5000 });
+      } catch (err) {
+        this.log(`events: NATS at ${this.opts.url} unreachable (${String(err)}); retrying`);
+        await new Promise<void>((resolve) => { this.retryTimer = setTimeout(resolve, waitMs); });
+      }
+    }
     if (this.closed) { await nc.close(); return; }
     this.nc = nc;
     this.onConnected();

@@ -204,4 +204,31 @@ describe('cluster events on NATS', function () {
     assert.deepEqual(stored, expected, 'NATS holds every committed event but the counted drops (the oldest of the outage), once each, in order');
     assert.ok(rig.logs.some((m) => /were dropped while NATS was unreachable/.test(m)));
   });
+
+  it('a publisher started before nats-server is up keeps buffering, connects when it comes up, and close() ends its attempts', async () => {
+    nats = await NatsServer.start();
+    await nats.stop();
+    const h = await Harness.create(84);
+    rig = new Rig(h, nats);
+    const leader = h.sim.leaderIndex();
+    await h.addNode();
+    await h.run(500);
+    const pub = rig.publishers[leader];
+    assert.equal(pub.stats().connected, false);
+    assert.equal(pub.stats().pending, rig.committed[leader].length, 'every event waits in the buffer');
+    assert.ok(rig.logs.some((m) => /unreachable/.test(m)));
+    await nats.restart();
+    await rig.subscribe();
+    await eventually(() => pub.stats().connected && pub.stats().pending === 0, 'the buffer published once NATS is up');
+    await h.addNode();
+    await eventually(() => rig!.received.length > 0 && rig!.received[rig!.received.length - 1].id === rig!.committed[leader][rig!.committed[leader].length - 1], 'the newest event on NATS');
+    await rig.close();
+    rig = undefined;
+    // A publisher that never reached NATS stops trying on close (otherwise mocha would not exit).
+    const never = new NatsPublisher({ url: 'nats://127.0.0.1:1', bus: new EventBus(), log: h.sim.log(0), clusterId: () => 'c', reconnectWaitMs: 50 });
+    never.start();
+    await new Promise((r) => setTimeout(r, 200));
+    await never.close();
+    assert.equal(never.stats().connected, false);
+  });
 });
