@@ -13,6 +13,8 @@ export interface StoreEvent {
   readonly version: number;
   readonly changes: readonly StoreChange[];
   readonly reset: boolean;
+  /** The leader's clock when it proposed the transaction (the same on every manager); 0 on reset. */
+  readonly timeMs: number;
 }
 
 /** Bounds on one Raft entry of a batched write. */
@@ -66,9 +68,10 @@ export class Store implements StateMachine<ApplyResult> {
       this.view.version = Math.max(this.view.version, entry.index);
       return { ok: true, version: entry.index };
     }
-    const out = this.view.apply(decodeTransaction(entry.data), entry.index);
+    const tx = decodeTransaction(entry.data);
+    const out = this.view.apply(tx, entry.index);
     if (out instanceof ShoalError) return { ok: false, code: out.code, message: out.message, hint: out.hint };
-    if (out.length > 0) this.emit({ version: entry.index, changes: out, reset: false });
+    if (out.length > 0) this.emit({ version: entry.index, changes: out, reset: false, timeMs: tx.timestampMs });
     return { ok: true, version: entry.index };
   }
 
@@ -79,7 +82,7 @@ export class Store implements StateMachine<ApplyResult> {
   restore(data: Uint8Array): void {
     const s = decodeSnapshot(data);
     this.view.reset(s.objects, s.version);
-    this.emit({ version: s.version, changes: [], reset: true });
+    this.emit({ version: s.version, changes: [], reset: true, timeMs: 0 });
   }
 
   // ---- watch ----
