@@ -1,0 +1,195 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { systemClock } from '../../src/types/clock';
+import { NotFoundError } from '../../src/types/errors';
+import { SeededRandom } from '../../src/types/random';
+import { TaskState, type ServiceSpec, type SpecInput, type Task } from '../../src/types/objects';
+import { initClusterPki, issueLocal, type ClusterPki } from '../../src/pki/cluster-init';
+import { MtlsServer } from '../../src/pki/mtls-server';
+import { NodeIdentity } from '../../src/pki/node-identity';
+import { nodeCertValidity } from '../../src/pki/root-ca';
+import type { NodeRole } from '../../src/pki/node-role';
+import { addDispatcherService } from '../../src/manager/dispatcher/dispatcher-server';
+import { createService, updateService } from '../../src/manager/controlapi/services';
+import type { ContainerRuntime } from '../../src/runtime/container-runtime';
+import { Agent } from '../../src/worker/agent';
+import { containerName, Executor, type ImageResolver } from '../../src/worker/executor';
+import { StatusReporter } from '../../src/worker/status-reporter';
+import { WorkerStore } from '../../src/worker/worker-store';
+import { Harness } from '../manager/sim/harness';
+import { makeNode } from '../manager/sim/fixtures';
+import { busyboxLayer, testEnv, type TestEnv } from '../runtime/helpers';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/** The images on this test node: busybox only. */
+const images: ImageResolver = {
+  resolve: (ref) => (ref === 'busybox' ? Promise.resolve({ layerDirs: [busyboxLayer()], config: { cmd: ['sh'] } }) : Promise.reject(new NotFoundError(`no image ${ref}`))),
+};
+
+/** One worker node: its runtime, LevelDB, executor and agent, which a test can restart. */
+interface WorkerNode {
+  rt: ContainerRuntime;
+  store: WorkerStore;
+  reporter: StatusReporter;
+  executor: Executor;
+  agent: Agent;
+}
+
+describe('worker agent with a real dispatcher over mTLS and the real runtime', function () {
+  this.timeout(90_000);
+  let h: Harness;
+  let pki: ClusterPki;
+  let env: TestEnv;
+  let dbDir: string;
+  let identity: NodeIdentity;
+  let w: WorkerNode | undefined;
+  const servers: MtlsServer[] = [];
+  const roles = new Map<string, NodeRole>();
+  const addrs: string[] = [];
+  const errors: unknown[] = [];
+  let pump: NodeJS.Timeout | undefined;
+
+  async function issue(role: NodeRole): Promise<NodeIdentity> {
+    const issued = await issueLocal(pki.rootCa, { role }, nodeCertValidity(Date.now()));
+    roles.set(issued.info.nodeId, role);
+    return new NodeIdentity(issued.material);
+  }
+
+  async function startWorker(): Promise<WorkerNode> {
+    const rt = await env.open();
+    const store = await WorkerStore.open(dbDir);
+    const reporter = new StatusReporter(systemClock);
+    const executor = await Executor.open({ runtime: rt, images, store, reporter, clock: systemClock, nodeName: 'w2', onError: (e) => errors.push(e) });
+    const agent = new Agent({
+      identity, managers: addrs, description: makeNode(h.random, { hostname: 'w2' }).description, addr: '127.0.0.1',
+      executor, reporter, clock: systemClock, random: new SeededRandom(7), backoffBaseMs: 50,
+    });
+    agent.start();
+    return { rt, store, reporter, executor, agent };
+  }
+
+  /** The agent process goes away; its containers stay. */
+  async function stopWorker(node: WorkerNode): Promise<void> {
+    await node.agent.stop();
+    node.executor.close();
+    node.reporter.close();
+    node.rt.close();
+    await node.store.close();
+  }
+
+  before(async () => {
+    env = testEnv('worker');
+    dbDir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-worker-db-'));
+    h = await Harness.create(61);
+    // The simulated clock of the managers follows real time, so heartbeat deadlines mean what they say.
+    let last = Date.now();
+    pump = setInterval(() => { const n = Date.now(); h.clock.advance(n - last); last = n; }, 5);
+    pki = await initClusterPki({ clock: systemClock });
+    for (const i of [0, 1, 2]) {
+      const server = new MtlsServer({ identity: await issue('manager'), host: '127.0.0.1', port: 0, clusterId: pki.rootCa.clusterId, membership: { roleOf: (n) => roles.get(n) }, clock: systemClock });
+      addDispatcherService(server.grpc, () => (h.managers[i].isLeading() ? h.managers[i].dispatcher : undefined));
+      servers.push(server);
+      addrs.push(`127.0.0.1:${await server.listen()}`);
+    }
+    identity = await issue('worker');
+    const node = { ...makeNode(h.random, { hostname: 'w2' }), id: identity.info.nodeId };
+    await h.store().write([{ op: 'create', target: { kind: 'node', object: node } }]);
+    w = await startWorker();
+    await waitFor(() => h.store().view.get('node', node.id)?.status.state === 'ready', 'the node to be ready');
+  });
+
+  after(async () => {
+    if (w !== undefined) await stopWorker(w).catch(() => undefined);
+    clearInterval(pump);
+    await Promise.all(servers.map((s) => s.close()));
+    h?.close();
+    const rt = await env.open();
+    for (const c of rt.list()) await rt.remove(c.id, { force: true }).catch(() => undefined);
+    await rt.settle();
+    rt.close({ stopShimServer: true });
+    env.cleanup();
+    fs.rmSync(dbDir, { recursive: true, force: true });
+  });
+
+  afterEach(() => {
+    assert.deepEqual(errors.splice(0).map(String), [], 'the executor reported no errors');
+  });
+
+  async function service(name: string, task: SpecInput<ServiceSpec>['task']): Promise<string> {
+    const s = await createService(h.store(), h.random, { name, replicas: 1, task: { restartPolicy: { condition: 'none' }, ...task } });
+    return s.id;
+  }
+  const tasksOf = (serviceId: string): Task[] => h.store().view.tasksOfService(serviceId);
+  const stateOf = (serviceId: string): number | undefined => tasksOf(serviceId)[0]?.status.state;
+  const containersOf = (rt: ContainerRuntime, t: Task) => rt.list().filter((c) => c.name === containerName(t.id));
+
+  it('runs an assigned task in a busybox container and reports RUNNING with its container id and pid; desired SHUTDOWN stops it after its grace period', async () => {
+    const sid = await service('sleeper', { container: { image: 'busybox', command: ['sh', '-c', 'trap "" TERM; echo up; sleep 60'], stopGraceMs: 300 } });
+    await waitFor(() => stateOf(sid) === TaskState.RUNNING, 'the task RUNNING in the store');
+    const t = tasksOf(sid)[0];
+    const cs = containersOf(w!.rt, t);
+    assert.equal(cs.length, 1);
+    assert.deepEqual([cs[0].status, t.status.containerId, t.status.pid], ['running', cs[0].id, cs[0].pid]);
+
+    const seen: { state: number; exitCode: number }[] = [];
+    const unwatch = h.store().watch((e) => {
+      for (const c of e.changes) if (c.kind === 'task' && c.id === t.id && c.after !== undefined) seen.push({ state: (c.after as Task).status.state, exitCode: (c.after as Task).status.exitCode });
+    });
+    try {
+      const s = h.store().view.get('service', sid)!;
+      await updateService(h.store(), h.clock, sid, s.meta.version, { ...s.spec, replicas: 0 });
+      await waitFor(() => seen.some((x) => x.state === TaskState.SHUTDOWN), 'the task SHUTDOWN in the store');
+    } finally {
+      unwatch();
+    }
+    // It ignores SIGTERM, so only the SIGKILL after the grace period ends it.
+    assert.deepEqual(seen.find((x) => x.state === TaskState.SHUTDOWN), { state: TaskState.SHUTDOWN, exitCode: 137 });
+    await waitFor(() => containersOf(w!.rt, t).length === 0, 'the container removed once the task is gone');
+  });
+
+  it('reports COMPLETE for exit 0 and FAILED with the exit code for exit 3', async () => {
+    const ok = await service('ok', { container: { image: 'busybox', command: ['sh', '-c', 'exit 0'] } });
+    const bad = await service('bad', { container: { image: 'busybox', command: ['sh', '-c', 'exit 3'] } });
+    await waitFor(() => stateOf(ok) === TaskState.COMPLETE && stateOf(bad) === TaskState.FAILED, 'COMPLETE and FAILED in the store');
+    assert.equal(tasksOf(ok)[0].status.exitCode, 0);
+    assert.deepEqual([tasksOf(bad)[0].status.exitCode, tasksOf(bad)[0].status.err], [3, 'task: non-zero exit (3)']);
+  });
+
+  it('rejects a task whose image is not on the node, with the message naming image and node', async () => {
+    const sid = await service('missing', { container: { image: 'busybox:1.36', command: ['true'] } });
+    await waitFor(() => stateOf(sid) === TaskState.REJECTED, 'REJECTED in the store');
+    assert.equal(tasksOf(sid)[0].status.err, 'image busybox:1.36 not found on node w2');
+    assert.equal(containersOf(w!.rt, tasksOf(sid)[0]).length, 0);
+  });
+
+  it('after an agent restart re-attaches to the running container without a second copy, and reports one that exited meanwhile with its real exit code', async () => {
+    const keep = await service('keep', { container: { image: 'busybox', command: ['sleep', '60'] } });
+    const ends = await service('ends', { container: { image: 'busybox', command: ['sh', '-c', 'sleep 1; exit 4'] } });
+    await waitFor(() => stateOf(keep) === TaskState.RUNNING && stateOf(ends) === TaskState.RUNNING, 'both RUNNING');
+    const before = tasksOf(keep)[0].status;
+    await stopWorker(w!);
+    w = undefined;
+    await sleep(1500); // 'ends' exits while no agent watches it
+    w = await startWorker();
+    await waitFor(() => stateOf(ends) === TaskState.FAILED, 'the exit seen while down reported');
+    assert.equal(tasksOf(ends)[0].status.exitCode, 4);
+    await waitFor(() => w!.agent.stats.sessions === 1, 'a session of the new agent');
+    await sleep(300); // time for a wrong report or a second container to show
+    const t = tasksOf(keep)[0];
+    const cs = containersOf(w.rt, t);
+    assert.equal(cs.length, 1, 'exactly one container for the task');
+    assert.deepEqual([t.status.state, t.status.containerId, t.status.pid, cs[0].status, cs[0].pid], [TaskState.RUNNING, before.containerId, before.pid, 'running', before.pid]);
+    assert.equal(w.rt.list().filter((c) => c.status === 'running').length, 1, 'no other container started');
+  });
+});
