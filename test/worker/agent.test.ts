@@ -57,6 +57,7 @@ describe('worker agent with a real dispatcher over mTLS and the real runtime', f
   const servers: MtlsServer[] = [];
   const roles = new Map<string, NodeRole>();
   const addrs: string[] = [];
+  const closedServers = new Set<number>();
   const errors: unknown[] = [];
   let pump: NodeJS.Timeout | undefined;
 
@@ -112,7 +113,7 @@ describe('worker agent with a real dispatcher over mTLS and the real runtime', f
   after(async () => {
     if (w !== undefined) await stopWorker(w).catch(() => undefined);
     clearInterval(pump);
-    await Promise.all(servers.map((s) => s.close()));
+    await Promise.all(servers.map((s, i) => (closedServers.has(i) ? undefined : s.close())));
     h?.close();
     const rt = await env.open();
     for (const c of rt.list()) await rt.remove(c.id, { force: true }).catch(() => undefined);
@@ -191,5 +192,26 @@ describe('worker agent with a real dispatcher over mTLS and the real runtime', f
     assert.equal(cs.length, 1, 'exactly one container for the task');
     assert.deepEqual([t.status.state, t.status.containerId, t.status.pid, cs[0].status, cs[0].pid], [TaskState.RUNNING, before.containerId, before.pid, 'running', before.pid]);
     assert.equal(w.rt.list().filter((c) => c.status === 'running').length, 1, 'no other container started');
+  });
+
+  it('when its manager dies and another leads, reconnects to the new leader; the running task keeps its one container and new work still arrives', async () => {
+    const keep = await service('survivor', { container: { image: 'busybox', command: ['sleep', '60'] } });
+    await waitFor(() => stateOf(keep) === TaskState.RUNNING, 'RUNNING');
+    const before = tasksOf(keep)[0].status;
+    const old = h.sim.leaderIndex();
+    assert.equal(w!.agent.stats.manager, addrs[old]);
+    const sessions = w!.agent.stats.sessions;
+    const next = (old + 1) % 3;
+    h.sim.transferTo(next);
+    await waitFor(() => h.sim.leaderIndex() === next, 'the new leader');
+    closedServers.add(old);
+    await servers[old].close();
+    await waitFor(() => w!.agent.stats.sessions > sessions, 'a session with the new leader');
+    assert.equal(w!.agent.stats.manager, addrs[next]);
+    const after = await service('after-failover', { container: { image: 'busybox', command: ['sh', '-c', 'exit 0'] } });
+    await waitFor(() => stateOf(after) === TaskState.COMPLETE, 'a task assigned by the new leader to complete');
+    const t = tasksOf(keep)[0];
+    assert.deepEqual([t.status.state, t.status.containerId], [TaskState.RUNNING, before.containerId]);
+    assert.equal(containersOf(w!.rt, t).length, 1, 'still one container for the task');
   });
 });
