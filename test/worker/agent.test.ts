@@ -113,7 +113,7 @@ describe('worker agent with a real dispatcher over mTLS and the real runtime', f
   after(async () => {
     if (w !== undefined) await stopWorker(w).catch(() => undefined);
     clearInterval(pump);
-    await Promise.all(servers.map((s, i) => (closedServers.has(i) ? undefined : s.close())));
+    await Promise.all(servers.map((s, i) => (closedServers.has(i) ? Promise.resolve() : s.close())));
     h?.close();
     const rt = await env.open();
     for (const c of rt.list()) await rt.remove(c.id, { force: true }).catch(() => undefined);
