@@ -44,6 +44,13 @@ export function backoffMs(attempt: number, baseMs: number, periodMs: number, ran
   return Math.floor(random.float() * Math.min(cap, baseMs * 2 ** Math.min(attempt, 20)));
 }
 
+/** What to do with an assignments message given the last sequence number applied in this session. */
+export function sequenceVerdict(lastSeq: number, m: { type: string; sequence: number }): 'apply' | 'resync' {
+  if (m.type === 'complete') return 'apply';
+  // Increments only make sense on top of the one before: a gap means the set here is wrong.
+  return lastSeq > 0 && m.sequence === lastSeq + 1 ? 'apply' : 'resync';
+}
+
 /**
  * The worker's session with the leader's dispatcher (DESIGN.md §5.4): opens it on one manager
  * after another until one leads, heartbeats at the period the manager sets, applies the complete
@@ -143,7 +150,7 @@ export class Agent {
           for (const s of this.o.executor.statuses()) this.o.reporter.report(s.taskId, s.status);
           const sid = sessionId;
           this.o.reporter.setSender((updates) => client.updateTaskStatus(sid, updates.map((u) => ({ taskId: u.taskId, statusJson: JSON.stringify(u.status) })), this.periodMs));
-        } else if (m.type !== 'complete' && m.sequence !== lastSeq + 1) {
+        } else if (sequenceVerdict(lastSeq, m) === 'resync') {
           // A gap: increments were lost, so the set here is wrong. A new session starts with the complete set.
           this.stats.fullResyncs++;
           end();

@@ -16,6 +16,7 @@ import { createService, updateService } from '../../src/manager/controlapi/servi
 import type { ContainerRuntime } from '../../src/runtime/container-runtime';
 import { Agent } from '../../src/worker/agent';
 import { containerName, Executor, type ImageResolver } from '../../src/worker/executor';
+import { describeHost } from '../../src/worker/node-description';
 import { StatusReporter } from '../../src/worker/status-reporter';
 import { WorkerStore } from '../../src/worker/worker-store';
 import { Harness } from '../manager/sim/harness';
@@ -73,7 +74,7 @@ describe('worker agent with a real dispatcher over mTLS and the real runtime', f
     const reporter = new StatusReporter(systemClock);
     const executor = await Executor.open({ runtime: rt, images, store, reporter, clock: systemClock, nodeName: 'w2', onError: (e) => errors.push(e) });
     const agent = new Agent({
-      identity, managers: addrs, description: makeNode(h.random, { hostname: 'w2' }).description, addr: '127.0.0.1',
+      identity, managers: addrs, description: describeHost('w2'), addr: '127.0.0.1',
       executor, reporter, clock: systemClock, random: new SeededRandom(7), backoffBaseMs: 50,
     });
     agent.start();
@@ -108,6 +109,7 @@ describe('worker agent with a real dispatcher over mTLS and the real runtime', f
     await h.store().write([{ op: 'create', target: { kind: 'node', object: node } }]);
     w = await startWorker();
     await waitFor(() => h.store().view.get('node', node.id)?.status.state === 'ready', 'the node to be ready');
+    assert.deepEqual(h.store().view.get('node', node.id)?.description, describeHost('w2'), 'the session reported the host description');
   });
 
   after(async () => {
