@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { systemClock } from '../../src/types/clock';
+import { systemClock, type Clock } from '../../src/types/clock';
 import { NotFoundError } from '../../src/types/errors';
 import { SeededRandom } from '../../src/types/random';
 import { TaskState, type ServiceSpec, type SpecInput, type Task } from '../../src/types/objects';
@@ -72,7 +72,9 @@ describe('worker agent with a real dispatcher over mTLS and the real runtime', f
     const rt = await env.open();
     const store = await WorkerStore.open(dbDir);
     const reporter = new StatusReporter(systemClock);
-    const executor = await Executor.open({ runtime: rt, images, store, reporter, clock: systemClock, nodeName: 'w2', onError: (e) => errors.push(e) });
+    // Status timestamps on the managers' time base (it follows real time), as on a real cluster.
+    const clock: Clock = { now: () => h.clock.now(), setTimer: (ms, fn) => systemClock.setTimer(ms, fn) };
+    const executor = await Executor.open({ runtime: rt, images, store, reporter, clock, nodeName: 'w2', onError: (e) => errors.push(e) });
     const agent = new Agent({
       identity, managers: addrs, description: describeHost('w2'), addr: '127.0.0.1',
       executor, reporter, clock: systemClock, random: new SeededRandom(7), backoffBaseMs: 50,
@@ -167,6 +169,14 @@ describe('worker agent with a real dispatcher over mTLS and the real runtime', f
     await waitFor(() => stateOf(ok) === TaskState.COMPLETE && stateOf(bad) === TaskState.FAILED, 'COMPLETE and FAILED in the store');
     assert.equal(tasksOf(ok)[0].status.exitCode, 0);
     assert.deepEqual([tasksOf(bad)[0].status.exitCode, tasksOf(bad)[0].status.err], [3, 'task: non-zero exit (3)']);
+  });
+
+  it('a task that exits 3 is FAILED with exit code 3 and the restart policy replaces it with a new task that runs again', async () => {
+    const sid = await service('flaky', { container: { image: 'busybox', command: ['sh', '-c', 'exit 3'] }, restartPolicy: { condition: 'on-failure', delayMs: 100, maxAttempts: 2, windowMs: 0 } });
+    await waitFor(() => tasksOf(sid).filter((t) => t.status.state === TaskState.FAILED).length === 3, 'the task and its two replacements FAILED')
+      .catch((e: Error) => { throw new Error(`${e.message}: ${JSON.stringify(tasksOf(sid).map((t) => [t.desiredState, t.status.state, t.status.exitCode]))}`); });
+    assert.deepEqual(tasksOf(sid).map((t) => [t.status.state, t.status.exitCode]), Array.from({ length: 3 }, () => [TaskState.FAILED, 3]));
+    assert.equal(new Set(tasksOf(sid).map((t) => t.status.containerId)).size, 3, 'each attempt ran in its own container');
   });
 
   it('rejects a task whose image is not on the node, with the message naming image and node', async () => {
