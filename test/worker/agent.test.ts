@@ -21,7 +21,7 @@ import { StatusReporter } from '../../src/worker/status-reporter';
 import { WorkerStore } from '../../src/worker/worker-store';
 import { Harness } from '../manager/sim/harness';
 import { makeNode } from '../manager/sim/fixtures';
-import { busyboxLayer, testEnv, type TestEnv } from '../runtime/helpers';
+import { busyboxLayer, leftovers, testEnv, type TestEnv } from '../runtime/helpers';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -123,8 +123,10 @@ describe('worker agent with a real dispatcher over mTLS and the real runtime', f
     for (const c of rt.list()) await rt.remove(c.id, { force: true }).catch(() => undefined);
     await rt.settle();
     rt.close({ stopShimServer: true });
+    const left = leftovers(env);
     env.cleanup();
     fs.rmSync(dbDir, { recursive: true, force: true });
+    assert.deepEqual(left, [], 'no container, mount, cgroup or shim left behind');
   });
 
   afterEach(() => {
