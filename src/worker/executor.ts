@@ -223,6 +223,12 @@ export class Executor {
     for (const r of this.runners.values()) r.removed = true;
   }
 
+  /** The container of a task held, if it has one (logs). */
+  containerOf(taskId: string): string | undefined {
+    const id = this.runners.get(taskId)?.status.containerId;
+    return id === undefined || id === '' ? undefined : id;
+  }
+
   /** The status of a task held (tests, diagnostics). */
   status(taskId: string): TaskStatus | undefined {
     return this.runners.get(taskId)?.status;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
 import { systemClock, type Clock } from '../../src/types/clock';
 import { NotFoundError } from '../../src/types/errors';
 import { SeededRandom } from '../../src/types/random';
@@ -10,11 +11,13 @@ import { initClusterPki, issueLocal, type ClusterPki } from '../../src/pki/clust
 import { MtlsServer } from '../../src/pki/mtls-server';
 import { NodeIdentity } from '../../src/pki/node-identity';
 import { nodeCertValidity } from '../../src/pki/root-ca';
+import { clusterChannelOptions } from '../../src/pki/tls-credentials';
 import type { NodeRole } from '../../src/pki/node-role';
 import { addDispatcherService } from '../../src/manager/dispatcher/dispatcher-server';
 import { createService, updateService } from '../../src/manager/controlapi/services';
 import type { ContainerRuntime } from '../../src/runtime/container-runtime';
 import { Agent } from '../../src/worker/agent';
+import { addLogsService, LogsClientCtor, workerChannelCredentials, workerPolicy } from '../../src/worker/logs-server';
 import { containerName, Executor, type ImageResolver } from '../../src/worker/executor';
 import { describeHost } from '../../src/worker/node-description';
 import { StatusReporter } from '../../src/worker/status-reporter';
@@ -227,5 +230,41 @@ describe('worker agent with a real dispatcher over mTLS and the real runtime', f
     const t = tasksOf(keep)[0];
     assert.deepEqual([t.status.state, t.status.containerId], [TaskState.RUNNING, before.containerId]);
     assert.equal(containersOf(w!.rt, t).length, 1, 'still one container for the task');
+  });
+
+  it('serves a task\'s logs to managers over mTLS (tail, timestamps, follow), and refuses a worker certificate', async () => {
+    const sid = await service('talker', { container: { image: 'busybox', command: ['sh', '-c', 'echo one; sleep 0.1; echo two >&2; sleep 0.1; echo three; sleep 0.3; echo four'] } });
+    await waitFor(() => stateOf(sid) === TaskState.COMPLETE, 'the task COMPLETE');
+    const taskId = tasksOf(sid)[0].id;
+    const server = new MtlsServer({ identity, host: '127.0.0.1', port: 0, clusterId: pki.rootCa.clusterId, membership: { roleOf: (n) => roles.get(n) }, clock: systemClock, policy: workerPolicy });
+    addLogsService(server.grpc, w!.rt, (id) => w!.executor.containerOf(id));
+    const addr = `127.0.0.1:${await server.listen()}`;
+    const clients: grpc.Client[] = [];
+    const read = (id: NodeIdentity, req: Record<string, unknown>): Promise<{ stream: string; time: string; line: string }[]> => {
+      const c = new LogsClientCtor(addr, workerChannelCredentials(id), clusterChannelOptions);
+      clients.push(c);
+      const call = (c as unknown as { taskLogs(r: unknown): grpc.ClientReadableStream<{ stream: string; time: string; line: string }> }).taskLogs(req);
+      const out: { stream: string; time: string; line: string }[] = [];
+      return new Promise((resolve, reject) => {
+        call.on('data', (l: { stream: string; time: string; line: string }) => out.push(l));
+        call.on('error', reject);
+        call.on('end', () => resolve(out));
+      });
+    };
+    try {
+      const manager = await issue('manager');
+      const all = await read(manager, { taskId, tail: -1 });
+      assert.deepEqual(all.map((l) => [l.stream, l.line, l.time]), [['stdout', 'one', ''], ['stderr', 'two', ''], ['stdout', 'three', ''], ['stdout', 'four', '']]);
+      const tail = await read(manager, { taskId, tail: 2, timestamps: true });
+      assert.deepEqual(tail.map((l) => l.line), ['three', 'four']);
+      assert.ok(tail.every((l) => /^\d{4}-\d\d-\d\dT/.test(l.time)), 'timestamps when asked');
+      const followed = await read(manager, { taskId, tail: -1, follow: true });
+      assert.equal(followed.length, 4, 'follow ends when the container has exited');
+      await assert.rejects(read(manager, { taskId: 'nope', tail: -1 }), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND && /task nope has no container/.test(e.details));
+      await assert.rejects(read(await issue('worker'), { taskId, tail: -1 }), (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED);
+    } finally {
+      for (const c of clients) c.close();
+      await server.close();
+    }
   });
 });
