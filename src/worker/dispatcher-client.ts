@@ -1,0 +1,55 @@
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import type { NodeIdentity } from '../pki/node-identity';
+import { clusterChannelOptions, managerChannelCredentials } from '../pki/tls-credentials';
+
+function protoDir(): string {
+  const up = __dirname.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..';
+  return path.resolve(__dirname, up, 'proto');
+}
+
+const Ctor = (grpc.loadPackageDefinition(loadSync(path.join(protoDir(), 'dispatcher.proto'), {
+  longs: Number, defaults: true, keepCase: false,
+})) as unknown as { shoal: { dispatcher: { Dispatcher: grpc.ServiceClientConstructor } } }).shoal.dispatcher.Dispatcher;
+
+/** AssignmentsMessage as proto-loader decodes it. */
+export interface WireAssignments {
+  sessionId: string;
+  sequence: number;
+  type: string;
+  changes: { action: string; taskJson: string; taskId: string }[];
+  heartbeatPeriodMs: number;
+}
+
+/** A typed view of the generated shoal.dispatcher.Dispatcher client, over mTLS with this node's certificate. */
+export class DispatcherClient {
+  private readonly c: grpc.Client;
+
+  constructor(readonly addr: string, identity: NodeIdentity) {
+    this.c = new Ctor(addr, managerChannelCredentials(identity), clusterChannelOptions);
+  }
+
+  session(descriptionJson: string, addr: string): grpc.ClientReadableStream<WireAssignments> {
+    return (this.c as unknown as { session(r: unknown): grpc.ClientReadableStream<WireAssignments> }).session({ descriptionJson, addr });
+  }
+
+  heartbeat(sessionId: string, deadlineMs: number): Promise<{ periodMs: number }> {
+    return this.unary('heartbeat', { sessionId }, deadlineMs) as Promise<{ periodMs: number }>;
+  }
+
+  async updateTaskStatus(sessionId: string, updates: { taskId: string; statusJson: string }[], deadlineMs: number): Promise<void> {
+    await this.unary('updateTaskStatus', { sessionId, updates }, deadlineMs);
+  }
+
+  close(): void {
+    this.c.close();
+  }
+
+  private unary(method: string, req: unknown, deadlineMs: number): Promise<unknown> {
+    const fn = (this.c as unknown as Record<string, (r: unknown, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, v: unknown) => void) => void>)[method];
+    return new Promise((resolve, reject) => {
+      fn.call(this.c, req, { deadline: Date.now() + deadlineMs }, (e, v) => (e === null ? resolve(v) : reject(e)));
+    });
+  }
+}

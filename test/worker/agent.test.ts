@@ -1,0 +1,270 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { systemClock, type Clock } from '../../src/types/clock';
+import { NotFoundError } from '../../src/types/errors';
+import { SeededRandom } from '../../src/types/random';
+import { TaskState, type ServiceSpec, type SpecInput, type Task } from '../../src/types/objects';
+import { initClusterPki, issueLocal, type ClusterPki } from '../../src/pki/cluster-init';
+import { MtlsServer } from '../../src/pki/mtls-server';
+import { NodeIdentity } from '../../src/pki/node-identity';
+import { nodeCertValidity } from '../../src/pki/root-ca';
+import { clusterChannelOptions } from '../../src/pki/tls-credentials';
+import type { NodeRole } from '../../src/pki/node-role';
+import { addDispatcherService } from '../../src/manager/dispatcher/dispatcher-server';
+import { createService, updateService } from '../../src/manager/controlapi/services';
+import type { ContainerRuntime } from '../../src/runtime/container-runtime';
+import { Agent } from '../../src/worker/agent';
+import { addLogsService, LogsClientCtor, workerChannelCredentials, workerPolicy } from '../../src/worker/logs-server';
+import { containerName, Executor, type ImageResolver } from '../../src/worker/executor';
+import { describeHost } from '../../src/worker/node-description';
+import { StatusReporter } from '../../src/worker/status-reporter';
+import { WorkerStore } from '../../src/worker/worker-store';
+import { Harness } from '../manager/sim/harness';
+import { makeNode } from '../manager/sim/fixtures';
+import { busyboxLayer, leftovers, testEnv, type TestEnv } from '../runtime/helpers';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/** The images on this test node: busybox only. */
+const images: ImageResolver = {
+  resolve: (ref) => (ref === 'busybox' ? Promise.resolve({ layerDirs: [busyboxLayer()], config: { cmd: ['sh'] } }) : Promise.reject(new NotFoundError(`no image ${ref}`))),
+};
+
+/** One worker node: its runtime, LevelDB, executor and agent, which a test can restart. */
+interface WorkerNode {
+  rt: ContainerRuntime;
+  store: WorkerStore;
+  reporter: StatusReporter;
+  executor: Executor;
+  agent: Agent;
+}
+
+describe('worker agent with a real dispatcher over mTLS and the real runtime', function () {
+  this.timeout(90_000);
+  let h: Harness;
+  let pki: ClusterPki;
+  let env: TestEnv;
+  let dbDir: string;
+  let identity: NodeIdentity;
+  let w: WorkerNode | undefined;
+  const servers: MtlsServer[] = [];
+  const roles = new Map<string, NodeRole>();
+  const addrs: string[] = [];
+  const closedServers = new Set<number>();
+  const errors: unknown[] = [];
+  let pump: NodeJS.Timeout | undefined;
+
+  async function issue(role: NodeRole): Promise<NodeIdentity> {
+    const issued = await issueLocal(pki.rootCa, { role }, nodeCertValidity(Date.now()));
+    roles.set(issued.info.nodeId, role);
+    return new NodeIdentity(issued.material);
+  }
+
+  async function startWorker(): Promise<WorkerNode> {
+    const rt = await env.open();
+    const store = await WorkerStore.open(dbDir);
+    const reporter = new StatusReporter(systemClock);
+    // Status timestamps on the managers' time base (it follows real time), as on a real cluster.
+    const clock: Clock = { now: () => h.clock.now(), setTimer: (ms, fn) => systemClock.setTimer(ms, fn) };
+    const executor = await Executor.open({ runtime: rt, images, store, reporter, clock, nodeName: 'w2', onError: (e) => errors.push(e) });
+    const agent = new Agent({
+      identity, managers: addrs, description: describeHost('w2'), addr: '127.0.0.1',
+      executor, reporter, clock: systemClock, random: new SeededRandom(7), backoffBaseMs: 50,
+    });
+    agent.start();
+    return { rt, store, reporter, executor, agent };
+  }
+
+  /** The agent process goes away; its containers stay. */
+  async function stopWorker(node: WorkerNode): Promise<void> {
+    await node.agent.stop();
+    node.executor.close();
+    node.reporter.close();
+    node.rt.close();
+    await node.store.close();
+  }
+
+  before(async () => {
+    env = testEnv('worker');
+    dbDir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-worker-db-'));
+    h = await Harness.create(61);
+    // The simulated clock of the managers follows real time, so heartbeat deadlines mean what they say.
+    let last = Date.now();
+    pump = setInterval(() => { const n = Date.now(); h.clock.advance(n - last); last = n; }, 5);
+    pki = await initClusterPki({ clock: systemClock });
+    for (const i of [0, 1, 2]) {
+      const server = new MtlsServer({ identity: await issue('manager'), host: '127.0.0.1', port: 0, clusterId: pki.rootCa.clusterId, membership: { roleOf: (n) => roles.get(n) }, clock: systemClock });
+      addDispatcherService(server.grpc, () => (h.managers[i].isLeading() ? h.managers[i].dispatcher : undefined));
+      servers.push(server);
+      addrs.push(`127.0.0.1:${await server.listen()}`);
+    }
+    identity = await issue('worker');
+    const node = { ...makeNode(h.random, { hostname: 'w2' }), id: identity.info.nodeId };
+    await h.store().write([{ op: 'create', target: { kind: 'node', object: node } }]);
+    w = await startWorker();
+    await waitFor(() => h.store().view.get('node', node.id)?.status.state === 'ready', 'the node to be ready');
+    assert.deepEqual(h.store().view.get('node', node.id)?.description, describeHost('w2'), 'the session reported the host description');
+  });
+
+  after(async () => {
+    if (w !== undefined) await stopWorker(w).catch(() => undefined);
+    clearInterval(pump);
+    await Promise.all(servers.map((s, i) => (closedServers.has(i) ? Promise.resolve() : s.close())));
+    h?.close();
+    const rt = await env.open();
+    for (const c of rt.list()) await rt.remove(c.id, { force: true }).catch(() => undefined);
+    await rt.settle();
+    rt.close({ stopShimServer: true });
+    const left = leftovers(env);
+    env.cleanup();
+    fs.rmSync(dbDir, { recursive: true, force: true });
+    assert.deepEqual(left, [], 'no container, mount, cgroup or shim left behind');
+  });
+
+  afterEach(() => {
+    assert.deepEqual(errors.splice(0).map(String), [], 'the executor reported no errors');
+  });
+
+  async function service(name: string, task: SpecInput<ServiceSpec>['task']): Promise<string> {
+    const s = await createService(h.store(), h.random, { name, replicas: 1, task: { restartPolicy: { condition: 'none' }, ...task } });
+    return s.id;
+  }
+  const tasksOf = (serviceId: string): Task[] => h.store().view.tasksOfService(serviceId);
+  const stateOf = (serviceId: string): number | undefined => tasksOf(serviceId)[0]?.status.state;
+  const containersOf = (rt: ContainerRuntime, t: Task) => rt.list().filter((c) => c.name === containerName(t.id));
+
+  it('runs an assigned task in a busybox container and reports RUNNING with its container id and pid; desired SHUTDOWN stops it after its grace period', async () => {
+    const sid = await service('sleeper', { container: { image: 'busybox', command: ['sh', '-c', 'trap "" TERM; echo up; sleep 60'], stopGraceMs: 300 } });
+    await waitFor(() => stateOf(sid) === TaskState.RUNNING, 'the task RUNNING in the store');
+    const t = tasksOf(sid)[0];
+    const cs = containersOf(w!.rt, t);
+    assert.equal(cs.length, 1);
+    assert.deepEqual([cs[0].status, t.status.containerId, t.status.pid], ['running', cs[0].id, cs[0].pid]);
+
+    const seen: { state: number; exitCode: number }[] = [];
+    const unwatch = h.store().watch((e) => {
+      for (const c of e.changes) if (c.kind === 'task' && c.id === t.id && c.after !== undefined) seen.push({ state: (c.after as Task).status.state, exitCode: (c.after as Task).status.exitCode });
+    });
+    try {
+      const s = h.store().view.get('service', sid)!;
+      await updateService(h.store(), h.clock, sid, s.meta.version, { ...s.spec, replicas: 0 });
+      await waitFor(() => seen.some((x) => x.state === TaskState.SHUTDOWN), 'the task SHUTDOWN in the store');
+    } finally {
+      unwatch();
+    }
+    // It ignores SIGTERM, so only the SIGKILL after the grace period ends it.
+    assert.deepEqual(seen.find((x) => x.state === TaskState.SHUTDOWN), { state: TaskState.SHUTDOWN, exitCode: 137 });
+    await waitFor(() => containersOf(w!.rt, t).length === 0, 'the container removed once the task is gone');
+  });
+
+  it('reports COMPLETE for exit 0 and FAILED with the exit code for exit 3', async () => {
+    const ok = await service('ok', { container: { image: 'busybox', command: ['sh', '-c', 'exit 0'] } });
+    const bad = await service('bad', { container: { image: 'busybox', command: ['sh', '-c', 'exit 3'] } });
+    await waitFor(() => stateOf(ok) === TaskState.COMPLETE && stateOf(bad) === TaskState.FAILED, 'COMPLETE and FAILED in the store');
+    assert.equal(tasksOf(ok)[0].status.exitCode, 0);
+    assert.deepEqual([tasksOf(bad)[0].status.exitCode, tasksOf(bad)[0].status.err], [3, 'task: non-zero exit (3)']);
+  });
+
+  it('a task that exits 3 is FAILED with exit code 3 and the restart policy replaces it with a new task that runs again', async () => {
+    const sid = await service('flaky', { container: { image: 'busybox', command: ['sh', '-c', 'exit 3'] }, restartPolicy: { condition: 'on-failure', delayMs: 100, maxAttempts: 2, windowMs: 0 } });
+    await waitFor(() => tasksOf(sid).filter((t) => t.status.state === TaskState.FAILED).length === 3, 'the task and its two replacements FAILED')
+      .catch((e: Error) => { throw new Error(`${e.message}: ${JSON.stringify(tasksOf(sid).map((t) => [t.desiredState, t.status.state, t.status.exitCode]))}`); });
+    assert.deepEqual(tasksOf(sid).map((t) => [t.status.state, t.status.exitCode]), Array.from({ length: 3 }, () => [TaskState.FAILED, 3]));
+    assert.equal(new Set(tasksOf(sid).map((t) => t.status.containerId)).size, 3, 'each attempt ran in its own container');
+  });
+
+  it('rejects a task whose image is not on the node, with the message naming image and node', async () => {
+    const sid = await service('missing', { container: { image: 'busybox:1.36', command: ['true'] } });
+    await waitFor(() => stateOf(sid) === TaskState.REJECTED, 'REJECTED in the store');
+    assert.equal(tasksOf(sid)[0].status.err, 'image busybox:1.36 not found on node w2');
+    assert.equal(containersOf(w!.rt, tasksOf(sid)[0]).length, 0);
+  });
+
+  it('after an agent restart re-attaches to the running container without a second copy, and reports one that exited meanwhile with its real exit code', async () => {
+    const keep = await service('keep', { container: { image: 'busybox', command: ['sleep', '60'] } });
+    const ends = await service('ends', { container: { image: 'busybox', command: ['sh', '-c', 'sleep 1; exit 4'] } });
+    await waitFor(() => stateOf(keep) === TaskState.RUNNING && stateOf(ends) === TaskState.RUNNING, 'both RUNNING');
+    const before = tasksOf(keep)[0].status;
+    await stopWorker(w!);
+    w = undefined;
+    await sleep(1500); // 'ends' exits while no agent watches it
+    w = await startWorker();
+    await waitFor(() => stateOf(ends) === TaskState.FAILED, 'the exit seen while down reported');
+    assert.equal(tasksOf(ends)[0].status.exitCode, 4);
+    await waitFor(() => w!.agent.stats.sessions === 1, 'a session of the new agent');
+    await sleep(300); // time for a wrong report or a second container to show
+    const t = tasksOf(keep)[0];
+    const cs = containersOf(w.rt, t);
+    assert.equal(cs.length, 1, 'exactly one container for the task');
+    assert.deepEqual([t.status.state, t.status.containerId, t.status.pid, cs[0].status, cs[0].pid], [TaskState.RUNNING, before.containerId, before.pid, 'running', before.pid]);
+    assert.equal(w.rt.list().filter((c) => c.status === 'running').length, 1, 'no other container started');
+  });
+
+  it('when its manager dies and another leads, reconnects to the new leader; the running task keeps its one container and new work still arrives', async () => {
+    const keep = await service('survivor', { container: { image: 'busybox', command: ['sleep', '60'] } });
+    await waitFor(() => stateOf(keep) === TaskState.RUNNING, 'RUNNING');
+    const before = tasksOf(keep)[0].status;
+    const old = h.sim.leaderIndex();
+    assert.equal(w!.agent.stats.manager, addrs[old]);
+    const sessions = w!.agent.stats.sessions;
+    const next = (old + 1) % 3;
+    h.sim.transferTo(next);
+    await waitFor(() => h.sim.leaderIndex() === next, 'the new leader');
+    closedServers.add(old);
+    await servers[old].close();
+    await waitFor(() => w!.agent.stats.sessions > sessions, 'a session with the new leader');
+    assert.equal(w!.agent.stats.manager, addrs[next]);
+    const after = await service('after-failover', { container: { image: 'busybox', command: ['sh', '-c', 'exit 0'] } });
+    await waitFor(() => stateOf(after) === TaskState.COMPLETE, 'a task assigned by the new leader to complete');
+    const t = tasksOf(keep)[0];
+    assert.deepEqual([t.status.state, t.status.containerId], [TaskState.RUNNING, before.containerId]);
+    assert.equal(containersOf(w!.rt, t).length, 1, 'still one container for the task');
+  });
+
+  it('serves a task\'s logs to managers over mTLS (tail, timestamps, follow), and refuses a worker certificate', async () => {
+    const sid = await service('talker', { container: { image: 'busybox', command: ['sh', '-c', 'echo one; sleep 0.1; echo two >&2; sleep 0.1; echo three; sleep 0.3; echo four'] } });
+    await waitFor(() => stateOf(sid) === TaskState.COMPLETE, 'the task COMPLETE');
+    const taskId = tasksOf(sid)[0].id;
+    const server = new MtlsServer({ identity, host: '127.0.0.1', port: 0, clusterId: pki.rootCa.clusterId, membership: { roleOf: (n) => roles.get(n) }, clock: systemClock, policy: workerPolicy });
+    addLogsService(server.grpc, w!.rt, (id) => w!.executor.containerOf(id));
+    const addr = `127.0.0.1:${await server.listen()}`;
+    const clients: grpc.Client[] = [];
+    const read = (id: NodeIdentity, req: Record<string, unknown>): Promise<{ stream: string; time: string; line: string }[]> => {
+      const c = new LogsClientCtor(addr, workerChannelCredentials(id), clusterChannelOptions);
+      clients.push(c);
+      const call = (c as unknown as { taskLogs(r: unknown): grpc.ClientReadableStream<{ stream: string; time: string; line: string }> }).taskLogs(req);
+      const out: { stream: string; time: string; line: string }[] = [];
+      return new Promise((resolve, reject) => {
+        call.on('data', (l: { stream: string; time: string; line: string }) => out.push(l));
+        call.on('error', reject);
+        call.on('end', () => resolve(out));
+      });
+    };
+    try {
+      const manager = await issue('manager');
+      const all = await read(manager, { taskId, tail: -1 });
+      assert.deepEqual(all.map((l) => [l.stream, l.line, l.time]), [['stdout', 'one', ''], ['stderr', 'two', ''], ['stdout', 'three', ''], ['stdout', 'four', '']]);
+      const tail = await read(manager, { taskId, tail: 2, timestamps: true });
+      assert.deepEqual(tail.map((l) => l.line), ['three', 'four']);
+      assert.ok(tail.every((l) => /^\d{4}-\d\d-\d\dT/.test(l.time)), 'timestamps when asked');
+      const followed = await read(manager, { taskId, tail: -1, follow: true });
+      assert.equal(followed.length, 4, 'follow ends when the container has exited');
+      await assert.rejects(read(manager, { taskId: 'nope', tail: -1 }), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND && /task nope has no container/.test(e.details));
+      await assert.rejects(read(await issue('worker'), { taskId, tail: -1 }), (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED);
+    } finally {
+      for (const c of clients) c.close();
+      await server.close();
+    }
+  });
+});
