@@ -8,7 +8,12 @@ export interface ReplicatedLog {
   /** Resolves with the state machine's apply() result once the entry is applied locally; rejects if it cannot commit. */
   propose(data: Uint8Array): Promise<unknown>;
   isLeader(): boolean;
-  /** Calls cb on every change of this manager's leadership; returns an unsubscribe function. */
+  /**
+   * Calls cb on every change of this manager's leadership; returns an unsubscribe function.
+   * Leadership is reported (and isLeader() true) only once this member has applied every entry
+   * committed before its term, so the leader loops never act on a store that lacks its
+   * predecessor's last writes (SwarmKit signals leadership the same way).
+   */
   onLeadershipChange(cb: (isLeader: boolean) => void): () => void;
 }
 

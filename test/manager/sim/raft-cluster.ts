@@ -12,6 +12,9 @@ class Member implements ReplicatedLog {
   readonly listeners = new Set<(leader: boolean) => void>();
   leader = false;
   up = true;
+  /** While leading: the applied index from which this member reports leadership. */
+  caughtUpAt = Infinity;
+  private barriers: { at: number; resolve: () => void }[] = [];
 
   constructor(readonly raw: RawNode, readonly sm: StateMachine<unknown>, private readonly cluster: SimRaftCluster) {}
 
@@ -21,6 +24,24 @@ class Member implements ReplicatedLog {
     const p = new Promise<unknown>((resolve, reject) => this.pending.set(at.index, { term: at.term, resolve, reject }));
     this.cluster.pump(this);
     return p;
+  }
+
+  /** Resolves once this member has applied everything committed before the call (a leader: also its own term's first entry), like ReadIndex. */
+  readBarrier(): Promise<void> {
+    if (!this.up) return Promise.reject(new UnavailableError(`manager ${this.raw.id} is down`));
+    const st = this.raw.status();
+    const at = st.role === 'leader' ? Math.max(st.commit, this.caughtUpAt) : st.commit;
+    return new Promise((resolve) => {
+      this.barriers.push({ at, resolve });
+      this.releaseBarriers();
+    });
+  }
+
+  releaseBarriers(): void {
+    const applied = this.raw.status().applied;
+    const ready = this.barriers.filter((b) => b.at <= applied);
+    this.barriers = this.barriers.filter((b) => b.at > applied);
+    for (const b of ready) b.resolve();
   }
 
   isLeader(): boolean {
@@ -135,7 +156,15 @@ export class SimRaftCluster {
         else p.reject(new UnavailableError('the write was replaced by another leader\'s entry'));
       }
       m.raw.advance();
-      if (rd.softState !== null) m.setLeader(rd.softState.role === 'leader');
+      if (rd.softState !== null) {
+        const st = m.raw.status();
+        // The index of this term's empty entry: entries of earlier terms up to it may still be unapplied.
+        m.caughtUpAt = st.role === 'leader' ? st.lastIndex : Infinity;
+        if (st.role !== 'leader') m.setLeader(false);
+      }
+      // Like SwarmKit, leadership is reported once every entry committed before this term is applied.
+      if (!m.leader && m.raw.status().applied >= m.caughtUpAt) m.setLeader(true);
+      m.releaseBarriers();
     }
   }
 }
