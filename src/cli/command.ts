@@ -1,5 +1,5 @@
 import { ShoalError } from '../types/errors';
-import { Backend } from './backend';
+import { Backend } from '../api/container-backend';
 import { FlagSpec, ParsedFlags } from './flags';
 
 /** What a command gets from main: its backend (opened on first use), its streams and the process's surroundings. */

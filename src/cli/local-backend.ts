@@ -7,7 +7,7 @@ import { ContainerRuntime } from '../runtime/container-runtime';
 import { ContainerInfo } from '../runtime/container-state';
 import { ImageStore, RunConfig } from '../runtime/image';
 import { InvalidArgumentError } from '../types/errors';
-import { Backend, ContainerSummary, CreateRequest, ImageRow } from './backend';
+import { Backend, ContainerSummary, CreateRequest, ImageRow } from '../api/container-backend';
 import { DataRootLock } from './data-root-lock';
 
 /** Where and how the in-process backend runs containers (from the CLI's global flags). */

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { ShoalError } from '../types/errors';
-import { Backend } from './backend';
+import { Backend } from '../api/container-backend';
 import { cliErrorExitCode, Command, CommandContext, CommandExitError } from './command';
 import { inspectCommand, logsCommand, psCommand, rmCommand, stopCommand } from './commands/containers';
 import { importCommand, imagesCommand, loadCommand, pullCommand, rmiCommand } from './commands/images';

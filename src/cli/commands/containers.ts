@@ -1,6 +1,6 @@
 import { formatLogEntry } from '../../runtime/container-logs';
 import { ShoalError } from '../../types/errors';
-import { ContainerSummary } from '../backend';
+import { ContainerSummary } from '../../api/container-backend';
 import { Command, CommandContext } from '../command';
 import { ago, humanDuration, table, truncate } from '../human';
 import { parseCount, parseSince } from '../units';

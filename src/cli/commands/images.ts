@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { InvalidArgumentError, ShoalError } from '../../types/errors';
-import { ImageRow } from '../backend';
+import { ImageRow } from '../../api/container-backend';
 import { Command, CommandContext } from '../command';
 import { ago, humanSize, table } from '../human';
 

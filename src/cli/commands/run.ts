@@ -1,6 +1,6 @@
 import { ContainerConfig, MountSpec, NetworkMode } from '../../runtime/container-config';
 import { ShoalError } from '../../types/errors';
-import { Backend } from '../backend';
+import { Backend } from '../../api/container-backend';
 import { Command, CommandContext, CommandExitError } from '../command';
 import { FlagError, ParsedFlags } from '../flags';
 import { parseBytes, parseCount, parseCpus, parseEnv, parsePort, parseVolume } from '../units';

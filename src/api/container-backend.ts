@@ -3,7 +3,7 @@ import { LogEntry, LogOptions } from '../runtime/container-logs';
 
 /**
  * What the commands need from whoever runs containers and holds images. Today the CLI runs
- * the runtime in-process (local-backend.ts); later shoald's local API will implement the same
+ * the runtime in-process (local-backend.ts); shoald's local API (src/api) serves the same
  * interface, and no command has to change.
  */
 export interface Backend {
