@@ -1,0 +1,21 @@
+/** shoald's settings, from flags and an optional config file (flags win). */
+export interface DaemonConfig {
+  /** --data-root: raft/, certificates/, worker/, images/, containers/ (default /var/lib/shoal). */
+  readonly dataRoot: string;
+  /** --host: the local API's unix socket path (flag form unix:///run/shoal/shoal.sock). */
+  readonly socketPath: string;
+  /** Where the pid file and per-container runtime state live (default /run/shoal). */
+  readonly runRoot: string;
+  /** --listen-addr: host:port of the cluster gRPC server (default 0.0.0.0:2377). */
+  readonly listenAddr: string;
+  /** --advertise-addr: host[:port] other nodes reach this one at ('' = derived at init/join). */
+  readonly advertiseAddr: string;
+  /** --metrics-addr: host:port of the Prometheus endpoint ('' = off). */
+  readonly metricsAddr: string;
+  /** --log-level. */
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** --events-nats: nats://host:port ('' = off). */
+  readonly eventsNats: string;
+  /** --label k=v (repeatable): this node's engine labels, reported in its description. */
+  readonly labels: Readonly<Record<string, string>>;
+}
