@@ -138,26 +138,51 @@ export class TestRun {
       .filter((m): m is string => m !== undefined && (m === this.dir || m.startsWith(`${this.dir}/`)));
   }
 
+  /**
+   * Ids of the host's containers that have live processes (read from the kernel's cgroups, not
+   * from shoald): the ground truth for "no task lost or duplicated" and "stale containers stopped".
+   */
+  liveContainers(h: Host): string[] {
+    let ids: string[];
+    try {
+      ids = fs.readdirSync(path.join(h.dataRoot, 'containers'));
+    } catch {
+      return [];
+    }
+    return ids.filter((id) => cgroupDirs(new Set([id])).some((d) => {
+      try {
+        return fs.readFileSync(path.join(d, 'cgroup.procs'), 'utf8').trim() !== '';
+      } catch {
+        return false;
+      }
+    }));
+  }
+
   /** Cgroup directories named after the run's containers, under any parent of any hierarchy. */
   private cgroups(): string[] {
     this.collectContainerIds();
-    if (this.containerIds.size === 0) return [];
-    const found: string[] = [];
-    const root = '/sys/fs/cgroup';
-    const dirs = (d: string): string[] => {
-      try {
-        return fs.readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => path.join(d, e.name));
-      } catch {
-        return [];
-      }
-    };
-    for (const top of [root, ...dirs(root)]) {
-      for (const parent of [top, ...dirs(top)]) {
-        for (const id of this.containerIds) if (fs.existsSync(path.join(parent, id))) found.push(path.join(parent, id));
-      }
-    }
-    return found;
+    return cgroupDirs(this.containerIds);
   }
+}
+
+/** Cgroup directories named after one of `ids`, at depth 1 or 2 below each hierarchy root. */
+function cgroupDirs(ids: ReadonlySet<string>): string[] {
+  if (ids.size === 0) return [];
+  const found: string[] = [];
+  const root = '/sys/fs/cgroup';
+  const dirs = (d: string): string[] => {
+    try {
+      return fs.readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => path.join(d, e.name));
+    } catch {
+      return [];
+    }
+  };
+  for (const top of [root, ...dirs(root)]) {
+    for (const parent of [top, ...dirs(top)]) {
+      for (const id of ids) if (fs.existsSync(path.join(parent, id))) found.push(path.join(parent, id));
+    }
+  }
+  return found;
 }
 
 /** Picks a free run number k and claims it by creating its directory (atomic); stale runs are cleaned. */

@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { assertOneTaskPerSlot, waitLiveContainers } from './harness/checks';
+import { waitFor } from './harness/exec';
+import { formSwarm, Swarm } from './harness/swarm';
+import { TestRun } from './harness/test-run';
+
+// Scenarios 6 and 7 of issue 10 on one cluster of 3 managers and 2 workers.
+
+const quickStop = ['sh', '-c', "trap 'exit 0' TERM; while true; do sleep 1; done"];
+
+describe('cluster: partition and full restart (scenarios 6, 7)', function () {
+  this.timeout(600_000);
+  let t: TestRun;
+  let s: Swarm;
+
+  before(async () => {
+    t = TestRun.create(5);
+    s = await formSwarm(t, 3, 2);
+    await waitFor('5 ready nodes', async () => ((await s.nodes()).filter((n) => n.Status.State === 'ready').length === 5 ? true : undefined));
+    await s.learnNodeIds();
+  });
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed' && t !== undefined) console.error(t.logs(40));
+  });
+  after(() => {
+    t?.teardown();
+  });
+
+  it('6. a manager partitioned away refuses writes (no quorum) while the majority goes on; after healing it catches up', async () => {
+    const leader = await s.leader();
+    assert.ok(leader);
+    const isolated = s.managers.find((h) => s.nodeIdOf.get(h.name) !== leader.ID)!;
+    const majority = s.managers.filter((h) => h !== isolated);
+    await majority[0].cliOk('service', 'create', '--detach', '--name', 'p', '--replicas', '6', 'busybox', ...quickStop);
+    await s.converged('p', 6);
+
+    await isolated.drop('both');
+    // the majority keeps accepting changes and converges without the isolated node
+    await majority[0].cliOk('service', 'scale', '--detach', 'p=9');
+    await majority[1].cliOk('service', 'create', '--detach', '--name', 'q', '--replicas', '4', 'busybox', ...quickStop);
+    const onMajority = await s.converged('p', 9, { via: majority[0], where: (tk) => s.hostOfNode(tk.NodeID) !== isolated });
+    assertOneTaskPerSlot(onMajority, 9);
+    await s.converged('q', 4, { via: majority[0], where: (tk) => s.hostOfNode(tk.NodeID) !== isolated });
+
+    // the isolated manager refuses a write with a clear error
+    const refused = await isolated.cli('service', 'scale', '--detach', 'p=2');
+    assert.notEqual(refused.code, 0, `write on the isolated manager: ${refused.stdout}`);
+    assert.match(refused.stderr, /quorum|leader/i, `a clear error: ${refused.stderr}`);
+    const create = await isolated.cli('service', 'create', '--detach', '--name', 'never', 'busybox', 'sleep', '1');
+    assert.notEqual(create.code, 0);
+    assert.match(create.stderr, /quorum|leader/i, create.stderr);
+
+    await isolated.heal();
+    await waitFor(`${isolated.name} caught up`, async () => {
+      const svcs = await s.services(isolated).catch(() => []);
+      const p = svcs.find((x) => x.Spec.Name === 'p');
+      return p?.Spec.Mode?.Replicated?.Replicas === 9 && svcs.some((x) => x.Spec.Name === 'q') && !svcs.some((x) => x.Spec.Name === 'never') ? true : undefined;
+    }, { timeoutMs: 60_000 });
+    await waitFor('all managers reachable', async () => {
+      const ns = await s.nodes(isolated);
+      return ns.filter((n) => n.ManagerStatus?.Reachability === 'reachable').length === 3 && ns.every((n) => n.Status.State === 'ready') ? true : undefined;
+    }, { timeoutMs: 60_000 });
+    assertOneTaskPerSlot(await s.converged('p', 9), 9);
+    await waitLiveContainers(t, s, 9 + 4);
+  });
+
+  it('7. kill -9 of every node and a restart: the cluster comes back from disk with all services and the same replica counts', async () => {
+    const before = (await s.services()).map((x) => [x.Spec.Name, x.Spec.Mode?.Replicated?.Replicas]).sort();
+    for (const h of s.hosts) await h.kill9();
+    await Promise.all(s.hosts.map((h) => h.restart()));
+    await waitFor('a leader after the restart', async () => (await s.leader().catch(() => undefined)) ?? undefined, { timeoutMs: 60_000 });
+    const after = (await s.services()).map((x) => [x.Spec.Name, x.Spec.Mode?.Replicated?.Replicas]).sort();
+    assert.deepEqual(after, before);
+    await waitFor('5 ready nodes', async () => ((await s.nodes()).filter((n) => n.Status.State === 'ready').length === 5 ? true : undefined), { timeoutMs: 60_000 });
+    assertOneTaskPerSlot(await s.converged('p', 9), 9);
+    assertOneTaskPerSlot(await s.converged('q', 4), 4);
+    await waitLiveContainers(t, s, 9 + 4);
+  });
+});
