@@ -58,6 +58,14 @@ export class Host {
     fs.mkdirSync(this.runRoot, { recursive: true });
   }
 
+  /**
+   * The parent cgroup of this host's containers. Each shoald needs its own: a runtime removes
+   * every cgroup under its parent that is not one of its own containers.
+   */
+  get cgroupParent(): string {
+    return this.ns;
+  }
+
   /** `host:2377`, the address other nodes join at. */
   get addr(): string {
     return `${this.ip}:2377`;
@@ -104,7 +112,7 @@ export class Host {
       ...this.nsPrefix().slice(1), 'unshare', '--uts', '--', 'sh', '-c', 'hostname "$0" && exec "$@"', this.name,
       process.execPath, '--enable-source-maps', opts.main ?? daemonMain,
       '--data-root', this.dataRoot, '--exec-root', this.runRoot, '--host', `unix://${this.socketPath}`,
-      '--listen-addr', this.addr, '--advertise-addr', this.ip,
+      '--listen-addr', this.addr, '--advertise-addr', this.ip, '--cgroup-parent', this.cgroupParent,
       '--log-level', process.env.SHOAL_CLUSTER_LOG_LEVEL ?? 'info',
       ...extraArgs,
     ];

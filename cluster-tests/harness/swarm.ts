@@ -176,6 +176,16 @@ export function running(tasks: readonly DTask[]): DTask[] {
  * managers and then the workers with their tokens through the CLI, as a user would.
  */
 export async function formSwarm(run: TestRun, managers: number, workers: number): Promise<Swarm> {
+  try {
+    return await formSwarmSteps(run, managers, workers);
+  } catch (e) {
+    // The hosts' logs go with the run's directory at teardown: show them with the failure.
+    if (e instanceof Error) e.message += `\n${run.logs(60)}`;
+    throw e;
+  }
+}
+
+async function formSwarmSteps(run: TestRun, managers: number, workers: number): Promise<Swarm> {
   if (run.hosts.length < managers + workers) throw new Error(`the run has ${run.hosts.length} hosts, ${managers + workers} wanted`);
   const tarballs = await writeImages(path.join(run.dir, 'images'));
   const hosts = run.hosts.slice(0, managers + workers);

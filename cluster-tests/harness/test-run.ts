@@ -28,7 +28,6 @@ let handlersInstalled = false;
 export class TestRun {
   readonly hosts: Host[] = [];
   private readonly inodes = new Set<number>();
-  private readonly containerIds = new Set<string>();
   private tornDown = false;
 
   private constructor(readonly net: TestNetwork, readonly dir: string) {}
@@ -81,7 +80,6 @@ export class TestRun {
     if (this.tornDown) return;
     this.tornDown = true;
     for (const h of this.hosts) h.killDaemonSync();
-    this.collectContainerIds();
     for (let round = 0; round < 50; round++) {
       const pids = this.processes();
       if (pids.length === 0) break;
@@ -105,15 +103,6 @@ export class TestRun {
     for (const link of rootLinks().filter((l) => l.includes(this.net.prefix))) found.push(`link ${link}`);
     if (fs.existsSync(this.dir)) found.push(`directory ${this.dir}`);
     return found;
-  }
-
-  /** Ids of the containers the hosts' runtimes made (their cgroups are named after them). */
-  private collectContainerIds(): void {
-    for (const h of this.hosts) {
-      try {
-        for (const id of fs.readdirSync(path.join(h.dataRoot, 'containers'))) this.containerIds.add(id);
-      } catch { /* no runtime data yet */ }
-    }
   }
 
   /** Every process of the run: in its namespaces, in its containers' cgroups, or naming its directory. */
@@ -143,46 +132,37 @@ export class TestRun {
    * from shoald): the ground truth for "no task lost or duplicated" and "stale containers stopped".
    */
   liveContainers(h: Host): string[] {
-    let ids: string[];
-    try {
-      ids = fs.readdirSync(path.join(h.dataRoot, 'containers'));
-    } catch {
-      return [];
-    }
-    return ids.filter((id) => cgroupDirs(new Set([id])).some((d) => {
-      try {
-        return fs.readFileSync(path.join(d, 'cgroup.procs'), 'utf8').trim() !== '';
-      } catch {
-        return false;
+    const ids = new Set<string>();
+    for (const parent of cgroupParents([h.cgroupParent])) {
+      for (const d of subdirs(parent)) {
+        try {
+          if (fs.readFileSync(path.join(d, 'cgroup.procs'), 'utf8').trim() !== '') ids.add(path.basename(d));
+        } catch { /* gone */ }
       }
-    }));
+    }
+    return [...ids];
   }
 
-  /** Cgroup directories named after the run's containers, under any parent of any hierarchy. */
+  /** The run's cgroups: each host's container cgroups (children first), then the hosts' parents. */
   private cgroups(): string[] {
-    this.collectContainerIds();
-    return cgroupDirs(this.containerIds);
+    const parents = cgroupParents(this.hosts.map((h) => h.cgroupParent));
+    return [...parents.flatMap(subdirs), ...parents];
   }
 }
 
-/** Cgroup directories named after one of `ids`, at depth 1 or 2 below each hierarchy root. */
-function cgroupDirs(ids: ReadonlySet<string>): string[] {
-  if (ids.size === 0) return [];
-  const found: string[] = [];
+/** Each host's containers live under its own cgroup parent (shoald --cgroup-parent), in every hierarchy. */
+function cgroupParents(names: readonly string[]): string[] {
   const root = '/sys/fs/cgroup';
-  const dirs = (d: string): string[] => {
-    try {
-      return fs.readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => path.join(d, e.name));
-    } catch {
-      return [];
-    }
-  };
-  for (const top of [root, ...dirs(root)]) {
-    for (const parent of [top, ...dirs(top)]) {
-      for (const id of ids) if (fs.existsSync(path.join(parent, id))) found.push(path.join(parent, id));
-    }
+  const tops = fs.existsSync(path.join(root, 'cgroup.controllers')) ? [root] : subdirs(root);
+  return tops.flatMap((top) => names.map((n) => path.join(top, n))).filter((d) => fs.existsSync(d));
+}
+
+function subdirs(d: string): string[] {
+  try {
+    return fs.readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => path.join(d, e.name));
+  } catch {
+    return [];
   }
-  return found;
 }
 
 /** Picks a free run number k and claims it by creating its directory (atomic); stale runs are cleaned. */
@@ -215,8 +195,17 @@ function cleanStale(k: number): void {
   const net = new TestNetwork(k);
   const dir = runDirOf(k);
   const inodes = new Set(net.existing().map(netnsInode).filter((i): i is number => i !== undefined));
+  const root = '/sys/fs/cgroup';
+  const tops = fs.existsSync(path.join(root, 'cgroup.controllers')) ? [root] : subdirs(root);
+  const parents = tops.flatMap(subdirs).filter((d) => path.basename(d).startsWith(`${net.prefix}-`));
+  const cgroups = [...parents.flatMap(subdirs), ...parents];
   for (let round = 0; round < 20; round++) {
     const pids = pidsInNetns(inodes);
+    for (const cg of cgroups) {
+      try {
+        for (const p of fs.readFileSync(path.join(cg, 'cgroup.procs'), 'utf8').split('\n')) if (p !== '') pids.push(Number(p));
+      } catch { /* gone */ }
+    }
     for (const p of fs.readdirSync('/proc')) if (/^\d+$/.test(p) && Number(p) !== process.pid && cmdline(Number(p)).includes(dir)) pids.push(Number(p));
     if (pids.length === 0) break;
     for (const p of pids) try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
@@ -224,6 +213,7 @@ function cleanStale(k: number): void {
   }
   const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter((m): m is string => m !== undefined && m.startsWith(`${dir}/`));
   for (const m of mounts.sort((a, b) => b.length - a.length)) trySync('umount', ['-l', m]);
+  for (const cg of cgroups) try { fs.rmdirSync(cg); } catch { /* busy or gone */ }
   net.destroy();
   fs.rmSync(dir, { recursive: true, force: true });
 }
