@@ -31,6 +31,16 @@ describe('cluster harness (no shoald needed)', function () {
     assert.ok(!fs.readdirSync('/sys/class/net').some((l) => l.startsWith(t.net.prefix)), 'nothing is created in the root namespace');
   });
 
+  it('inside a host, /sys shows its own links, the hostname is its name, and the cgroup hierarchies are there', async () => {
+    const h2 = t.hosts[1];
+    const r = await h2.exec('sh', ['-c', 'ls /sys/class/net; hostname; ls /sys/fs/cgroup']);
+    const [links, rest] = [r.stdout.split('\n').slice(0, 2), r.stdout.split('\n').slice(2)];
+    assert.deepEqual(links.sort(), ['eth0', 'lo'], r.stdout + r.stderr);
+    assert.equal(rest[0], 'h2');
+    const cgroups = rest.slice(1).filter((l) => l !== '');
+    assert.deepEqual(cgroups.sort(), fs.readdirSync('/sys/fs/cgroup').sort());
+  });
+
   it('a TCP echo server in one host is reached from the others by its address', async () => {
     for (const from of t.hosts.slice(1)) {
       const r = await roundTrip(from, echo.host.ip, echo.port);

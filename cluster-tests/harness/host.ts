@@ -41,6 +41,7 @@ export class Host {
   readonly socketPath: string;
   readonly logFile: string;
   private daemon: ChildProcess | undefined;
+  private holder: ChildProcess | undefined;
   private daemonArgs: string[] = [];
   private daemonMainOverride: string | undefined;
   private readonly dropRules: string[][] = [];
@@ -71,9 +72,34 @@ export class Host {
     return `${this.ip}:2377`;
   }
 
-  /** The argv prefix that runs a command inside this host's network namespace. */
+  /**
+   * Gives the host the rest of what a machine has besides its network: a mount namespace whose
+   * /sys is the sysfs of its network namespace (so /sys/class/net lists its own links, as on a
+   * real host; the cgroup hierarchies are carried over) and a UTS namespace with its name as
+   * hostname. A holder process keeps them alive; every process of the host (shoald across its
+   * restarts, probes) enters them. Synchronous: a run is built from synchronous steps.
+   */
+  boot(): void {
+    const ready = path.join(this.dir, '.ready');
+    const cg = path.join(this.dir, '.cgroup');
+    const script = [
+      'set -e', `hostname ${this.name}`, `mkdir -p ${cg}`,
+      `mount --rbind /sys/fs/cgroup ${cg}`, 'umount -l /sys', 'mount -t sysfs sysfs /sys',
+      `mount --move ${cg} /sys/fs/cgroup`, `rmdir ${cg}`, `touch ${ready}`, 'exec sleep infinity',
+    ].join('\n');
+    // nsenter, unshare and sh exec in turn: the holder's pid is the child's.
+    this.holder = spawn('nsenter', [`--net=/run/netns/${this.ns}`, '--', 'unshare', '--mount', '--uts', '--propagation', 'private', '--', 'sh', '-c', script], { stdio: 'ignore' });
+    const deadline = Date.now() + 10_000;
+    while (!fs.existsSync(ready)) {
+      if (this.holder.exitCode !== null || Date.now() > deadline) throw new Error(`${this.name}: the host's namespaces could not be set up`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+  }
+
+  /** The argv prefix that runs a command inside this host (its network, mount and UTS namespaces). */
   nsPrefix(): string[] {
-    return ['nsenter', `--net=/run/netns/${this.ns}`, '--'];
+    if (this.holder?.pid === undefined) throw new Error(`${this.name}: host not booted`);
+    return ['nsenter', '-t', String(this.holder.pid), '--net', '--mount', '--uts', '--'];
   }
 
   /** Runs a command inside this host's network namespace. */
@@ -96,7 +122,7 @@ export class Host {
   }
 
   /**
-   * Starts shoald in this host: its own network namespace and UTS namespace (hostname = the
+   * Starts shoald in this host: its own network, mount and UTS namespaces (hostname = the
    * host's name, so `node ls` tells hosts apart), its own data root, run root and socket, the
    * cluster port on its own address. Logs are appended to `logFile`. Resolves when /_ping answers.
    * `main` replaces shoald's entry point (the harness self-tests use a stand-in).
@@ -109,14 +135,13 @@ export class Host {
     const log = fs.openSync(this.logFile, 'a');
     fs.writeSync(log, `\n==== ${new Date().toISOString()} start shoald ${this.name}\n`);
     const args = [
-      ...this.nsPrefix().slice(1), 'unshare', '--uts', '--', 'sh', '-c', 'hostname "$0" && exec "$@"', this.name,
-      process.execPath, '--enable-source-maps', opts.main ?? daemonMain,
+      ...this.nsPrefix().slice(1), process.execPath, '--enable-source-maps', opts.main ?? daemonMain,
       '--data-root', this.dataRoot, '--exec-root', this.runRoot, '--host', `unix://${this.socketPath}`,
       '--listen-addr', this.addr, '--advertise-addr', this.ip, '--cgroup-parent', this.cgroupParent,
       '--log-level', process.env.SHOAL_CLUSTER_LOG_LEVEL ?? 'info',
       ...extraArgs,
     ];
-    // nsenter, unshare and sh all exec, so the child's pid is shoald's own pid.
+    // nsenter execs, so the child's pid is shoald's own pid.
     const child = spawn('nsenter', args, { stdio: ['ignore', log, log] });
     fs.closeSync(log);
     this.daemon = child;

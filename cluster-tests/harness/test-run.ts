@@ -58,6 +58,7 @@ export class TestRun {
     this.remember(ns);
     const h = new Host(i, ns, ip, this.dir, this.net.subnet);
     this.hosts.push(h);
+    h.boot();
     return h;
   }
 
