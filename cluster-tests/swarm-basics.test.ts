@@ -131,14 +131,14 @@ describe('cluster: 3 managers + 2 workers (scenarios 1, 2, 4, 5)', function () {
     assert.ok(staleContainers.every((c) => t.liveContainers(worker).includes(c)));
 
     await worker.restart();
+    await waitFor(`${worker.name} ready again`, async () => {
+      const n = (await s.nodes()).find((x) => x.ID === s.nodeIdOf.get(worker.name));
+      return n?.Status.State === 'ready' ? true : undefined;
+    }, { timeoutMs: 60_000 });
     await waitFor(`${worker.name}'s stale containers stopped`, () => {
       const live = t.liveContainers(worker);
       return staleContainers.every((c) => !live.includes(c)) ? true : undefined;
     }, { timeoutMs: 60_000, last: () => t.liveContainers(worker).join(',') });
-    await waitFor(`${worker.name} ready again`, async () => {
-      const n = (await s.nodes()).find((x) => x.ID === s.nodeIdOf.get(worker.name));
-      return n?.Status.State === 'ready' ? true : undefined;
-    });
     tasks = await s.converged('w5', 10);
     assertOneTaskPerSlot(tasks, 10);
     await sleep(1000);

@@ -70,11 +70,13 @@ describe('cluster: updates, node operations, global services (scenarios 3, 8, 9)
     await m.cliOk('node', 'update', '--availability', 'active', w2.name);
 
     await m.cliOk('node', 'promote', w1.name);
+    let seen = '';
     await waitFor(`${w1.name} a reachable manager`, async () => {
       const n = (await s.nodes()).find((x) => x.ID === s.nodeIdOf.get(w1.name));
       const info = await w1.apiOk<{ Swarm: { ControlAvailable: boolean } }>('GET', '/info');
+      seen = JSON.stringify({ role: n?.Spec.Role, managerStatus: n?.ManagerStatus, state: n?.Status.State, controlAvailable: info.Swarm.ControlAvailable });
       return n?.Spec.Role === 'manager' && n.ManagerStatus?.Reachability === 'reachable' && info.Swarm.ControlAvailable ? true : undefined;
-    }, { timeoutMs: 60_000 });
+    }, { timeoutMs: 60_000, last: () => seen });
     assert.equal((await w1.cliOk('node', 'ls')).trim().split('\n').length, 6, 'the promoted node answers node ls');
     assert.equal((await s.nodes()).filter((n) => n.ManagerStatus?.Leader === true).length, 1);
 

@@ -123,11 +123,23 @@ export class Swarm {
   /** Waits until exactly `n` tasks of the service run (desired and actual state running); returns them. */
   async converged(serviceName: string, n: number, opts: { timeoutMs?: number; via?: Host; where?: (t: DTask) => boolean } = {}): Promise<DTask[]> {
     let last: DTask[] = [];
+    let all: DTask[] = [];
     return waitFor(`${n} running tasks of ${serviceName}`, async () => {
-      last = running(await this.tasks(serviceName, opts.via));
+      all = await this.tasks(serviceName, opts.via);
+      last = running(all);
       if (opts.where) last = last.filter(opts.where);
       return last.length === n ? last : undefined;
-    }, { timeoutMs: opts.timeoutMs ?? 120_000, everyMs: 250, last: () => `${last.length} running: ${JSON.stringify(this.perHost(last))}` });
+    }, { timeoutMs: opts.timeoutMs ?? 120_000, everyMs: 250, last: () => `${last.length} running: ${JSON.stringify(this.perHost(last))}; others meant to run: ${this.describe(all.filter((tk) => tk.DesiredState === 'running' && !last.includes(tk)))}` });
+  }
+
+  /** Tasks summarised as host/state/error with counts, for failure messages. */
+  describe(tasks: readonly DTask[]): string {
+    const counts = new Map<string, number>();
+    for (const tk of tasks) {
+      const k = `${this.hostOfNode(tk.NodeID)?.name ?? tk.NodeID ?? '-'} ${tk.Status.State}${tk.Status.Err ? ` (${tk.Status.Err})` : tk.Status.Message ? ` (${tk.Status.Message})` : ''}`;
+      counts.set(k, (counts.get(k) ?? 0) + 1);
+    }
+    return [...counts].map(([k, c]) => `${c}x ${k}`).join('; ') || 'none';
   }
 
   /** Running tasks counted by host name. */
