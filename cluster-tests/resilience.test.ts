@@ -35,22 +35,29 @@ describe('cluster: partition and full restart (scenarios 6, 7)', function () {
     await s.converged('p', 6);
 
     await isolated.drop('both');
-    // the majority keeps accepting changes and converges without the isolated node
-    await majority[0].cliOk('service', 'scale', '--detach', 'p=9');
-    await majority[1].cliOk('service', 'create', '--detach', '--name', 'q', '--replicas', '4', 'busybox', ...quickStop);
-    const onMajority = await s.converged('p', 9, { via: majority[0], where: (tk) => s.hostOfNode(tk.NodeID) !== isolated });
-    assertOneTaskPerSlot(onMajority, 9);
-    await s.converged('q', 4, { via: majority[0], where: (tk) => s.hostOfNode(tk.NodeID) !== isolated });
+    try {
+      await whilePartitioned();
+    } finally {
+      await isolated.heal();
+    }
 
-    // the isolated manager refuses a write with a clear error
-    const refused = await isolated.cli('service', 'scale', '--detach', 'p=2');
-    assert.notEqual(refused.code, 0, `write on the isolated manager: ${refused.stdout}`);
-    assert.match(refused.stderr, /quorum|leader/i, `a clear error: ${refused.stderr}`);
-    const create = await isolated.cli('service', 'create', '--detach', '--name', 'never', 'busybox', 'sleep', '1');
-    assert.notEqual(create.code, 0);
-    assert.match(create.stderr, /quorum|leader/i, create.stderr);
+    async function whilePartitioned(): Promise<void> {
+      // the majority keeps accepting changes and converges without the isolated node
+      await majority[0].cliOk('service', 'scale', '--detach', 'p=9');
+      await majority[1].cliOk('service', 'create', '--detach', '--name', 'q', '--replicas', '4', 'busybox', ...quickStop);
+      const onMajority = await s.converged('p', 9, { via: majority[0], where: (tk) => s.hostOfNode(tk.NodeID) !== isolated });
+      assertOneTaskPerSlot(onMajority, 9);
+      await s.converged('q', 4, { via: majority[0], where: (tk) => s.hostOfNode(tk.NodeID) !== isolated });
 
-    await isolated.heal();
+      // the isolated manager refuses a write with a clear error
+      const refused = await isolated.cli('service', 'scale', '--detach', 'p=2');
+      assert.notEqual(refused.code, 0, `write on the isolated manager: ${refused.stdout}`);
+      assert.match(refused.stderr, /quorum|leader/i, `a clear error: ${refused.stderr}`);
+      const create = await isolated.cli('service', 'create', '--detach', '--name', 'never', 'busybox', 'sleep', '1');
+      assert.notEqual(create.code, 0);
+      assert.match(create.stderr, /quorum|leader/i, create.stderr);
+    }
+
     await waitFor(`${isolated.name} caught up`, async () => {
       const svcs = await s.services(isolated).catch(() => []);
       const p = svcs.find((x) => x.Spec.Name === 'p');
@@ -71,7 +78,12 @@ describe('cluster: partition and full restart (scenarios 6, 7)', function () {
     await waitFor('a leader after the restart', async () => (await s.leader().catch(() => undefined)) ?? undefined, { timeoutMs: 60_000 });
     const after = (await s.services()).map((x) => [x.Spec.Name, x.Spec.Mode?.Replicated?.Replicas]).sort();
     assert.deepEqual(after, before);
-    await waitFor('5 ready nodes', async () => ((await s.nodes()).filter((n) => n.Status.State === 'ready').length === 5 ? true : undefined), { timeoutMs: 60_000 });
+    let states = '';
+    await waitFor('5 ready nodes', async () => {
+      const ns = await s.nodes();
+      states = JSON.stringify(ns.map((n) => [n.Description?.Hostname, n.Status.State, n.ManagerStatus?.Reachability]));
+      return ns.filter((n) => n.Status.State === 'ready').length === 5 ? true : undefined;
+    }, { timeoutMs: 60_000, last: () => states });
     assertOneTaskPerSlot(await s.converged('p', 9), 9);
     assertOneTaskPerSlot(await s.converged('q', 4), 4);
     await waitLiveContainers(t, s, 9 + 4);
