@@ -40,7 +40,7 @@ export interface ControlApiOptions {
  * these on the leader. Every input is checked here before anything is written.
  */
 export class ControlApi {
-  constructor(private readonly store: Store, private readonly clock: Clock, private readonly random: Random, private readonly newJoinToken: (role: 'worker' | 'manager') => string, private readonly opts: ControlApiOptions = {}) {}
+  constructor(readonly store: Store, private readonly clock: Clock, private readonly random: Random, private readonly newJoinToken: (role: 'worker' | 'manager') => string, private readonly opts: ControlApiOptions = {}) {}
 
   createService(specJson: string): Promise<Service> {
     return createService(this.store, this.random, parseJson('spec_json', specJson) as SpecInput<ServiceSpec>);

@@ -55,7 +55,7 @@ export interface DurableOptions {
   snapshotEveryEntries?: number;
   keepTailEntries?: number;
   /** Extra services on each manager's gRPC server (called before it listens). */
-  addServices?: (m: Omit<DurableManager, 'server'>, server: MtlsServer) => void;
+  addServices?: (m: DurableManager, cluster: DurableCluster) => void;
 }
 
 const EXPECTED = /Conflict|not the leader|leadership lost|raft node stopped|replaced by another|proposal refused|stopped/;
@@ -127,7 +127,7 @@ export class DurableCluster {
     });
     const api = new ControlApi(store, systemClock, systemRandom, () => newJoinToken(this.pki.rootCa.certPem), { raftMembership: raftNodeMembership(node) });
     const m: DurableManager = { raftId, nodeId: identity.info.nodeId, address: `127.0.0.1:${port}`, identity, node, store, log, manager, api, storage, server, errors };
-    this.opts.addServices?.(m, server);
+    this.opts.addServices?.(m, this);
     await server.listen();
     this.managers.set(raftId, m);
     return m;
