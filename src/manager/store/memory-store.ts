@@ -110,15 +110,17 @@ export class MemoryStore {
   /**
    * Applies a transaction at Raft index `version`: all actions or none. Returns the changes, or
    * the error that refused the transaction (stale version, missing object, duplicate name or id).
+   * With `adopt`, the created and updated objects were decoded for this call alone and are kept
+   * as they are (their meta stamped) rather than copied.
    */
-  apply(tx: Transaction, version: number): StoreChange[] | ShoalError {
+  apply(tx: Transaction, version: number, opts: { adopt?: boolean } = {}): StoreChange[] | ShoalError {
     const refused = this.check(tx.actions);
     if (refused !== null) {
       this.version = version;
       return refused;
     }
     const changes: StoreChange[] = [];
-    for (const a of tx.actions) changes.push(this.applyOne(a, version, tx.timestampMs));
+    for (const a of tx.actions) changes.push(this.applyOne(a, version, tx.timestampMs, opts.adopt === true));
     this.version = version;
     return changes;
   }
@@ -170,7 +172,7 @@ export class MemoryStore {
     return null;
   }
 
-  private applyOne(a: StoreAction, version: number, nowMs: number): StoreChange {
+  private applyOne(a: StoreAction, version: number, nowMs: number, adopt: boolean): StoreChange {
     if (a.op === 'remove') {
       const before = this.objects[a.kind].get(a.id);
       if (before !== undefined) this.drop({ kind: a.kind, object: before } as AnyObject);
@@ -180,8 +182,14 @@ export class MemoryStore {
     const id = a.op === 'patch' ? a.id : a.target.object.id;
     const before = this.objects[kind].get(id);
     const createdAt = before?.meta.createdAt ?? nowMs;
-    const fields = a.op === 'patch' ? { ...before, ...a.fields } : a.target.object;
-    const after = { ...fields, id, meta: { version, createdAt, updatedAt: nowMs } } as AnyObject['object'];
+    const meta = { version, createdAt, updatedAt: nowMs };
+    let after: AnyObject['object'];
+    if (a.op === 'patch') after = { ...before, ...a.fields, id, meta } as AnyObject['object'];
+    else if (adopt) {
+      // Decoded for this apply alone: keep the object and stamp its meta, instead of copying it.
+      after = a.target.object;
+      (after as { meta: typeof meta }).meta = meta;
+    } else after = { ...a.target.object, id, meta };
     if (kind === 'task' && before !== undefined) this.reindexTask(before as Task, after as Task);
     else {
       if (before !== undefined) this.drop({ kind, object: before } as AnyObject);
