@@ -34,6 +34,10 @@ export class MultiIndex {
     return cur === undefined ? EMPTY : typeof cur === 'string' ? new SingleId(cur) : cur;
   }
 
+  isEmpty(): boolean {
+    return this.map.size === 0;
+  }
+
   clear(): void {
     this.map.clear();
   }
@@ -49,3 +53,32 @@ class SingleId implements IdSet {
 }
 
 const EMPTY: IdSet = new Set<string>();
+
+/**
+ * Tasks by (service, slot), as a map per service keyed by the slot number: no "service/slot"
+ * string is built and hashed for every task write.
+ */
+export class SlotIndex {
+  private readonly byService = new Map<string, MultiIndex>();
+
+  add(serviceId: string, slot: number, id: string): void {
+    let ix = this.byService.get(serviceId);
+    if (ix === undefined) this.byService.set(serviceId, (ix = new MultiIndex()));
+    ix.add(slot, id);
+  }
+
+  delete(serviceId: string, slot: number, id: string): void {
+    const ix = this.byService.get(serviceId);
+    if (ix === undefined) return;
+    ix.delete(slot, id);
+    if (ix.isEmpty()) this.byService.delete(serviceId);
+  }
+
+  get(serviceId: string, slot: number): IdSet {
+    return this.byService.get(serviceId)?.get(slot) ?? EMPTY;
+  }
+
+  clear(): void {
+    this.byService.clear();
+  }
+}

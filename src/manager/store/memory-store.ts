@@ -1,7 +1,7 @@
 import { ConflictError, NotFoundError, ShoalError } from '../../types/errors';
 import type { Cluster, Node, ObjectKind, Service, Task } from '../../types/objects';
 import type { AnyObject, ObjectOfKind, StoreAction, Transaction } from './actions';
-import { MultiIndex, type IdSet } from './indexes';
+import { MultiIndex, SlotIndex, type IdSet } from './indexes';
 
 /** One applied change, as watchers see it. `before` is absent on create, `after` on remove. */
 export interface StoreChange {
@@ -22,7 +22,7 @@ export class MemoryStore {
   private readonly serviceByName = new Map<string, string>();
   private readonly tasksByService = new MultiIndex();
   private readonly tasksByNode = new MultiIndex();
-  private readonly tasksBySlot = new MultiIndex();
+  private readonly tasksBySlot = new SlotIndex();
   private readonly tasksByDesiredState = new MultiIndex();
   private readonly tasksByState = new MultiIndex();
   /** The Raft index of the last applied transaction. */
@@ -54,7 +54,7 @@ export class MemoryStore {
   }
 
   tasksOfSlot(serviceId: string, slot: number): Task[] {
-    return this.tasksIn(this.tasksBySlot.get(`${serviceId}/${slot}`));
+    return this.tasksIn(this.tasksBySlot.get(serviceId, slot));
   }
 
   tasksWithDesiredState(state: number): Task[] {
@@ -131,8 +131,8 @@ export class MemoryStore {
     const present: { [K in ObjectKind]?: Map<string, number | null> } = {};
     const names = new Map<string, string | null>();
     const versionOf = (kind: ObjectKind, id: string): number | null => {
-      const m = present[kind];
-      if (m !== undefined && m.has(id)) return m.get(id) ?? null;
+      const seen = present[kind]?.get(id);
+      if (seen !== undefined) return seen;
       return this.objects[kind].get(id)?.meta.version ?? null;
     };
     const mark = (kind: ObjectKind, id: string, v: number | null): void => {
@@ -207,8 +207,8 @@ export class MemoryStore {
       if (a.nodeId !== '') this.tasksByNode.add(a.nodeId, a.id);
     }
     if (b.slot !== a.slot || b.serviceId !== a.serviceId) {
-      if (b.slot !== 0) this.tasksBySlot.delete(`${b.serviceId}/${b.slot}`, b.id);
-      if (a.slot !== 0) this.tasksBySlot.add(`${a.serviceId}/${a.slot}`, a.id);
+      if (b.slot !== 0) this.tasksBySlot.delete(b.serviceId, b.slot, b.id);
+      if (a.slot !== 0) this.tasksBySlot.add(a.serviceId, a.slot, a.id);
     }
     if (b.desiredState !== a.desiredState) { this.tasksByDesiredState.delete(b.desiredState, b.id); this.tasksByDesiredState.add(a.desiredState, a.id); }
     if (b.status.state !== a.status.state) { this.tasksByState.delete(b.status.state, b.id); this.tasksByState.add(a.status.state, a.id); }
@@ -221,7 +221,7 @@ export class MemoryStore {
     const t = o.object;
     this.tasksByService.add(t.serviceId, t.id);
     if (t.nodeId !== '') this.tasksByNode.add(t.nodeId, t.id);
-    if (t.slot !== 0) this.tasksBySlot.add(`${t.serviceId}/${t.slot}`, t.id);
+    if (t.slot !== 0) this.tasksBySlot.add(t.serviceId, t.slot, t.id);
     this.tasksByDesiredState.add(t.desiredState, t.id);
     this.tasksByState.add(t.status.state, t.id);
   }
@@ -233,7 +233,7 @@ export class MemoryStore {
     const t = o.object;
     this.tasksByService.delete(t.serviceId, t.id);
     if (t.nodeId !== '') this.tasksByNode.delete(t.nodeId, t.id);
-    if (t.slot !== 0) this.tasksBySlot.delete(`${t.serviceId}/${t.slot}`, t.id);
+    if (t.slot !== 0) this.tasksBySlot.delete(t.serviceId, t.slot, t.id);
     this.tasksByDesiredState.delete(t.desiredState, t.id);
     this.tasksByState.delete(t.status.state, t.id);
   }
