@@ -3,6 +3,7 @@ import * as tty from 'node:tty';
 import pino from 'pino';
 import { prettyFactory } from 'pino-pretty';
 import type { DaemonConfig } from './config';
+import type { DaemonLogger } from './daemon';
 
 /** shoald's logger: pino's, which has the info/warn/error/debug(obj|msg, msg?) the daemon's parts use. */
 export type ShoaldLogger = pino.Logger;
@@ -58,3 +59,6 @@ function writeAll(fd: number, text: string): void {
     }
   }
 }
+
+/** pino's Logger is what the daemon's parts log through. */
+export const asDaemonLogger = (l: ShoaldLogger): DaemonLogger => l;

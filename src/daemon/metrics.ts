@@ -7,6 +7,7 @@ import type { Store, StoreEvent } from '../manager/store/store';
 import type { RaftNode } from '../raft/node/raft-node';
 import { InvalidArgumentError } from '../types/errors';
 import { TaskState, taskStateName, type Task } from '../types/objects';
+import type { DaemonMetricsHooks } from './daemon';
 
 /** How often the leader is sampled for leader changes (RaftNode reports them only to its creator). */
 const leaderPollMs = 50;
@@ -25,7 +26,7 @@ type NatsSource = Pick<NatsPublisher, 'stats'>;
  * scraped (collect callbacks), so the daemon's parts need not know about metrics. Each instance
  * has its own Registry (several daemons, or tests, can live in one process).
  */
-export class DaemonMetrics {
+export class DaemonMetrics implements DaemonMetricsHooks {
   readonly registry = new Registry();
   private raft: RaftSource | undefined;
   private store: StoreSource | undefined;
