@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as YAML from 'yaml';
+import { parseSubnet } from '../runtime/bridge-network';
 import { InvalidArgumentError } from '../types/errors';
 import type { DaemonConfig } from './config';
 
@@ -27,6 +28,8 @@ export type DaemonCommand =
 export type DaemonEnv = Readonly<Record<string, string | undefined>>;
 
 type Field = Exclude<keyof DaemonConfig, 'labels'>;
+/** Settings the daemon defaults itself when they are not given. */
+type OptionalField = 'bridgeName' | 'bridgeSubnet' | 'cgroupParent';
 
 /** One value flag: the config field it sets and how its text becomes the value. */
 interface ValueFlag {
@@ -49,6 +52,9 @@ const valueFlags: readonly ValueFlag[] = [
   { flag: 'metrics-addr', field: 'metricsAddr', help: 'host:port of the Prometheus endpoint (default: off)', parse: (v, f) => (v === '' ? '' : parseHostPort(v, f, true)) },
   { flag: 'log-level', field: 'logLevel', help: 'debug, info, warn or error (default info)', parse: parseLogLevel },
   { flag: 'events-nats', field: 'eventsNats', help: 'publish cluster events to NATS at nats://host:port (default: off)', parse: parseNatsUrl },
+  { flag: 'bridge', field: 'bridgeName', help: "the containers' bridge interface (default shoal0)", parse: parseIfname },
+  { flag: 'bridge-subnet', field: 'bridgeSubnet', help: "the bridge's IPv4 subnet, a CIDR with a prefix of 16 to 29 (default 10.88.0.0/16)", parse: parseCidr },
+  { flag: 'cgroup-parent', field: 'cgroupParent', help: 'parent cgroup of every container (default shoal)', parse: parseCgroupParent },
 ];
 const byFlag = new Map(valueFlags.map((f) => [f.flag, f]));
 
@@ -87,7 +93,9 @@ export function parseDaemonCommand(argv: readonly string[], env: DaemonEnv = {})
     }
   }
   const file: FileConfig = configFile === undefined ? { values: new Map(), labels: {} } : readConfigFile(configFile);
-  const pick = <F extends Field>(field: F): string => set.get(field) ?? file.values.get(field) ?? DAEMON_DEFAULTS[field];
+  const given = (field: Field): string | undefined => set.get(field) ?? file.values.get(field);
+  const pick = (field: Exclude<Field, OptionalField>): string => given(field) ?? DAEMON_DEFAULTS[field];
+  const optional = Object.fromEntries((['bridgeName', 'bridgeSubnet', 'cgroupParent'] as const).flatMap((f) => (given(f) === undefined ? [] : [[f, given(f)]]))) as Partial<Pick<DaemonConfig, OptionalField>>;
   const flagLabels = parseLabels(labels, '--label');
   return {
     kind: 'run',
@@ -101,6 +109,7 @@ export function parseDaemonCommand(argv: readonly string[], env: DaemonEnv = {})
       logLevel: pick('logLevel') as DaemonConfig['logLevel'],
       eventsNats: pick('eventsNats'),
       labels: { ...file.labels, ...flagLabels },
+      ...optional,
     },
   };
 }
@@ -234,6 +243,26 @@ function parseNatsUrl(v: string, flag: string): string {
   const port = Number(m[2]);
   if (port < 1 || port > 65535) throw bad(flag, 'nats://host:port with a port from 1 to 65535', v);
   return v;
+}
+
+function parseIfname(v: string, flag: string): string {
+  if (!/^[a-zA-Z][a-zA-Z0-9_-]{0,14}$/.test(v)) throw bad(flag, 'an interface name of 1-15 letters, digits, _ or -', v);
+  return v;
+}
+
+function parseCidr(v: string, flag: string): string {
+  try {
+    parseSubnet(v);
+  } catch {
+    throw bad(flag, 'an IPv4 CIDR with a prefix of 16 to 29 and no host bits set', v);
+  }
+  return v;
+}
+
+function parseCgroupParent(v: string, flag: string): string {
+  const parts = v.replace(/^\/+/, '').split('/');
+  if (v === '' || parts.some((p) => p === '' || p === '.' || p === '..')) throw bad(flag, 'a cgroup path such as shoal or system.slice/shoal', v);
+  return parts.join('/');
 }
 
 function parseLabels(items: readonly string[], flag: string): Record<string, string> {

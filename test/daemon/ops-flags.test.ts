@@ -59,6 +59,18 @@ describe('shoald flags and config file', () => {
     refused(['--data-root', ''], /^--data-root: expected a directory path, got ""$/);
   });
 
+  it('reads the container network and cgroup settings only when given', () => {
+    const cfg = parseDaemonArgs(['--bridge', 'shtest0', '--bridge-subnet', '10.77.0.0/24', '--cgroup-parent', '/system.slice/shoal'], {});
+    assert.equal(cfg.bridgeName, 'shtest0');
+    assert.equal(cfg.bridgeSubnet, '10.77.0.0/24');
+    assert.equal(cfg.cgroupParent, 'system.slice/shoal');
+    const plain = parseDaemonArgs([], {});
+    assert.ok(!('bridgeName' in plain) && !('bridgeSubnet' in plain) && !('cgroupParent' in plain));
+    refused(['--bridge', 'way-too-long-bridge-name'], /^--bridge: expected an interface name of 1-15 letters, digits, _ or -, got "way-too-long-bridge-name"$/);
+    refused(['--bridge-subnet', '10.77.0.1/24'], /^--bridge-subnet: expected an IPv4 CIDR with a prefix of 16 to 29 and no host bits set, got "10.77.0.1\/24"$/);
+    refused(['--cgroup-parent', '../escape'], /^--cgroup-parent: expected a cgroup path such as shoal or system.slice\/shoal, got "..\/escape"$/);
+  });
+
   it('refuses unknown flags, positional arguments and a flag missing its value', () => {
     refused(['--swarm'], /^unknown flag: --swarm$/);
     refused(['run'], /unexpected argument "run"/);
