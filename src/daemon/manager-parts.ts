@@ -191,7 +191,8 @@ export class ManagerParts {
       leaderAddr: () => this.leaderAddr(),
       credentials: () => managerChannelCredentials(this.o.identity),
       channelOptions: clusterChannelOptions,
-      join: (req) => this.addVoter(req),
+      join: (req) => this.addLearner(req),
+      promote: (req) => this.promote(req),
       admit: async (req) => {
         if (this.store.view.get('node', req.nodeId) !== undefined) return;
         await this.store.write([{ op: 'create', target: { kind: 'node', object: newNodeObject(req.nodeId, req.role) } }]);
@@ -199,27 +200,40 @@ export class ManagerParts {
     };
   }
 
-  /** On the leader: makes a manager that joined a Raft voter and records its place in its node object. */
-  private async addVoter(req: MembershipJoinRequest): Promise<MembershipJoinReply> {
-    const n = this.store.view.get('node', req.nodeId);
-    if (n === undefined || n.spec.role !== 'manager') {
-      throw new ShoalError('PermissionDenied', `node ${req.nodeId} is not a manager of this cluster`, { hint: 'join with the manager join token' });
-    }
+  /** On the leader: a manager that joined gets a Raft seat as a learner, and the members' addresses. */
+  private async addLearner(req: MembershipJoinRequest): Promise<MembershipJoinReply> {
+    this.mustBeManagerNode(req.nodeId);
     if (this.raft.peers().get(req.raftId) !== req.addr) {
-      this.o.logger.info({ nodeId: req.nodeId, raftId: req.raftId, addr: req.addr }, 'adding a raft voter');
-      await this.raft.addVoter(req.raftId, req.addr);
-    }
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const cur = this.store.view.get('node', req.nodeId);
-      if (cur === undefined) break;
-      try {
-        await this.store.write([{ op: 'update', target: { kind: 'node', object: { ...cur, managerStatus: { raftId: req.raftId, addr: req.addr, leader: false, reachability: 'reachable' } } } }]);
-        break;
-      } catch (err) {
-        if (!ShoalError.is(err, 'Conflict')) throw err;
-      }
+      this.o.logger.info({ nodeId: req.nodeId, raftId: req.raftId, addr: req.addr }, 'adding a raft learner');
+      await this.raft.addLearner(req.raftId, req.addr);
     }
     return { members: Object.fromEntries([...this.raft.peers()].map(([id, a]) => [String(id), a])), caKeyPem: this.o.rootCa.keyPem };
+  }
+
+  /** On the leader: the learner has caught up; it votes from now on, and its node object says where it is. */
+  private async promote(req: MembershipJoinRequest): Promise<void> {
+    this.mustBeManagerNode(req.nodeId);
+    if (!this.raft.status().confState.voters.includes(req.raftId)) {
+      this.o.logger.info({ nodeId: req.nodeId, raftId: req.raftId }, 'making a raft learner a voter');
+      await this.raft.promoteLearner(req.raftId);
+    }
+    for (let attempt = 0; ; attempt++) {
+      const cur = this.store.view.get('node', req.nodeId);
+      if (cur === undefined) return;
+      try {
+        await this.store.write([{ op: 'update', target: { kind: 'node', object: { ...cur, managerStatus: { raftId: req.raftId, addr: req.addr, leader: false, reachability: 'reachable' } } } }]);
+        return;
+      } catch (err) {
+        if (!ShoalError.is(err, 'Conflict') || attempt >= 5) throw err;
+      }
+    }
+  }
+
+  private mustBeManagerNode(nodeId: string): void {
+    const n = this.store.view.get('node', nodeId);
+    if (n === undefined || n.spec.role !== 'manager') {
+      throw new ShoalError('PermissionDenied', `node ${nodeId} is not a manager of this cluster`, { hint: 'join with the manager join token' });
+    }
   }
 
   private registry(): NodeRegistry {

@@ -10,9 +10,13 @@ import { callJson, jsonHandler, jsonServiceDefinition } from './json-service';
  * node on the leader. A follower forwards each call to the leader once.
  */
 export const membershipServiceName = 'shoal.raft.Membership';
-export const membershipService = jsonServiceDefinition(membershipServiceName, ['Join', 'Admit']);
+export const membershipService = jsonServiceDefinition(membershipServiceName, ['Join', 'Promote', 'Admit']);
 
-/** A manager asks to become a Raft voter. */
+/**
+ * A manager asks for a Raft seat (Join: added as a learner, which catches up without counting
+ * for the quorum), then, once caught up, to vote (Promote). Adding a voter that is not yet
+ * running would leave a two-member group without a quorum until it starts.
+ */
 export interface MembershipJoinRequest {
   readonly nodeId: string;
   readonly raftId: number;
@@ -42,6 +46,7 @@ export interface MembershipHandlers {
   credentials(): grpc.ChannelCredentials;
   channelOptions: grpc.ChannelOptions;
   join(req: MembershipJoinRequest): Promise<MembershipJoinReply>;
+  promote(req: MembershipJoinRequest): Promise<void>;
   admit(req: MembershipAdmitRequest): Promise<void>;
 }
 
@@ -63,7 +68,7 @@ function checkAdmit(r: Partial<MembershipAdmitRequest>): MembershipAdmitRequest 
 }
 
 /** Sends a call to the leader, or serves it here when this manager leads. */
-export async function onLeader<Res>(h: MembershipHandlers, method: 'Join' | 'Admit', req: unknown, local: () => Promise<Res>, forwarded = false): Promise<Res> {
+export async function onLeader<Res>(h: MembershipHandlers, method: 'Join' | 'Promote' | 'Admit', req: unknown, local: () => Promise<Res>, forwarded = false): Promise<Res> {
   if (h.isLeader()) return local();
   if (forwarded) throw new UnavailableError('this manager was asked as the leader, but it does not lead (leadership is changing)', { hint: 'retry' });
   const addr = h.leaderAddr();
@@ -84,6 +89,12 @@ export function addMembershipService(server: grpc.Server, h: MembershipHandlers)
       const req = checkJoin(r);
       return onLeader(h, 'Join', req, () => h.join(req), r[FORWARDED] === true);
     }),
+    Promote: jsonHandler<Partial<MembershipJoinRequest> & Record<string, unknown>, object>(async (r, call) => {
+      callerIsManager(call);
+      const req = checkJoin(r);
+      await onLeader(h, 'Promote', req, () => h.promote(req), r[FORWARDED] === true);
+      return {};
+    }),
     Admit: jsonHandler<Partial<MembershipAdmitRequest> & Record<string, unknown>, object>(async (r, call) => {
       callerIsManager(call);
       const req = checkAdmit(r);
@@ -93,12 +104,12 @@ export function addMembershipService(server: grpc.Server, h: MembershipHandlers)
   });
 }
 
-/** A new manager asks the managers at `addrs`, one after the other, to add it as a voter. */
-export async function requestVoterSeat(addrs: readonly string[], creds: grpc.ChannelCredentials, options: grpc.ChannelOptions, req: MembershipJoinRequest): Promise<MembershipJoinReply> {
+/** A new manager asks the managers at `addrs`, one after the other, for a Raft seat (Join) or its vote (Promote). */
+export async function askManagers<Res>(method: 'Join' | 'Promote', addrs: readonly string[], creds: grpc.ChannelCredentials, options: grpc.ChannelOptions, req: MembershipJoinRequest): Promise<Res> {
   let last: unknown = new FailedPreconditionError('no manager address to join through');
   for (const addr of addrs) {
     try {
-      return await callJson<MembershipJoinReply>(membershipService, addr, creds, options, 'Join', req, membershipCallTimeoutMs);
+      return await callJson<Res>(membershipService, addr, creds, options, method, req, membershipCallTimeoutMs);
     } catch (err) {
       last = err;
     }

@@ -23,7 +23,7 @@ import { advertiseAddress, localDialAddress, parseHostPort, type HostPort } from
 import { GrpcControlOps } from './control-client';
 import type { DaemonLogger, DaemonMetricsHooks } from './daemon-types';
 import { ManagerParts, newNodeObject, type RaftTuning } from './manager-parts';
-import { membershipServiceName, requestVoterSeat } from './membership';
+import { askManagers, membershipServiceName, type MembershipJoinReply } from './membership';
 import { readSwarmFile, recoveryHintFor, wipeSwarmState, writeSwarmFile, type SwarmFile } from './swarm-file';
 import { typedErrorOf, typedOrAsIs } from './typed-errors';
 import { WorkerParts } from './worker-parts';
@@ -176,12 +176,15 @@ export class SwarmNode {
     try {
       await certs.saveNode(issued.material);
       if (role === 'manager') {
-        const seat = await requestVoterSeat(req.remoteAddrs, managerChannelCredentials(identity), clusterChannelOptions, { nodeId, raftId, addr: advertise });
+        const creds = managerChannelCredentials(identity);
+        const seatReq = { nodeId, raftId, addr: advertise };
+        const seat = await askManagers<MembershipJoinReply>('Join', req.remoteAddrs, creds, clusterChannelOptions, seatReq);
         const rootCa = RootCA.load(issued.material.caCertPem, seat.caKeyPem);
         await certs.saveRootCa({ certPem: rootCa.certPem, keyPem: rootCa.keyPem });
         const knownPeers = Object.fromEntries(Object.entries(seat.members).map(([k, v]) => [Number(k), v]));
         node.manager = await ManagerParts.open({ ...node.managerOptions(rootCa, raftId), knownPeers });
         await node.manager.waitCaughtUp();
+        await askManagers('Promote', node.manager.managerAddrs().slice(1), creds, clusterChannelOptions, seatReq);
         node.file = { ...node.file, managers: node.manager.managerAddrs() };
       }
       await writeSwarmFile(ctx.dataRoot, node.file);
