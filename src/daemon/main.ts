@@ -54,7 +54,8 @@ async function start(cfg: DaemonConfig, logger: ShoaldLogger, running: Running):
   running.lock = DaemonProcessLock.acquire(cfg.dataRoot, cfg.runRoot);
   running.metrics = new DaemonMetrics();
   if (cfg.metricsAddr !== '') running.metricsServer = await startMetricsServer(cfg.metricsAddr, running.metrics.registry);
-  running.daemon = await Daemon.start(cfg, { logger, metrics: running.metrics });
+  const tuning = { bridgeName: cfg.bridgeName, bridgeSubnet: cfg.bridgeSubnet, cgroupParent: cfg.cgroupParent };
+  running.daemon = await Daemon.start(cfg, { logger, metrics: running.metrics, tuning });
   const tmpDir = path.join(cfg.dataRoot, 'tmp');
   fs.mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
   const api = createApiServer(running.daemon.backend, {
