@@ -285,6 +285,7 @@ export class ManagerParts {
         logger: (msg) => this.o.logger.info(msg),
       });
       this.nats.start();
+      this.o.metrics?.attachNats?.(this.nats);
     }
   }
 
