@@ -78,10 +78,7 @@ function handleSignals(running: Running, logger: ShoaldLogger): void {
     stopping = true;
     logger.info({ signal }, 'shoald stopping');
     stopAll(running, logger).then(
-      () => {
-        logger.info('shoald stopped');
-        process.exit(0);
-      },
+      () => process.exit(0),
       (err: unknown) => fatal(err, logger),
     );
   };
