@@ -24,12 +24,16 @@ function ping(ctx: RequestContext): Promise<void> {
   return Promise.resolve();
 }
 
+/** Go's architecture names, which `docker version` shows (`uname -m` says x86_64, aarch64). */
+const GO_ARCH: Readonly<Record<string, string>> = { x86_64: 'amd64', aarch64: 'arm64', armv7l: 'arm', i686: '386', x64: 'amd64' };
+
 async function version(ctx: RequestContext): Promise<void> {
   const e = await ctx.backend.engine();
-  const details = { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Os: e.os, Arch: e.architecture, KernelVersion: e.kernelVersion, GitCommit: '', GoVersion: process.version, BuildTime: '' };
+  const arch = GO_ARCH[e.architecture] ?? e.architecture;
+  const details = { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Os: e.os, Arch: arch, KernelVersion: e.kernelVersion, GitCommit: '', GoVersion: process.version, BuildTime: '' };
   sendJson(ctx.res, 200, {
     Platform: { Name: 'shoal' },
-    Components: [{ Name: 'Engine', Version: e.version, Details: details }],
+    Components: [{ Name: 'Engine', Version: e.version, Details: { ...details, Experimental: 'false' } }],
     Version: e.version,
     ...details,
   });
