@@ -12,18 +12,28 @@ export interface HeldTask {
  * what it ran and reports the truth instead of starting anything twice.
  */
 export class WorkerStore {
-  private constructor(private readonly db: Level<string, HeldTask>) {}
+  private constructor(private readonly db: Level<string, HeldTask | string[]>) {}
 
   static async open(dir: string): Promise<WorkerStore> {
-    const db = new Level<string, HeldTask>(dir, { valueEncoding: 'json' });
+    const db = new Level<string, HeldTask | string[]>(dir, { valueEncoding: 'json' });
     await db.open();
     return new WorkerStore(db);
   }
 
   async all(): Promise<HeldTask[]> {
     const out: HeldTask[] = [];
-    for await (const v of this.db.values({ gte: 'task/', lt: 'task0' })) out.push(v);
+    for await (const v of this.db.values({ gte: 'task/', lt: 'task0' })) out.push(v as HeldTask);
     return out;
+  }
+
+  /** The managers' addresses last learned from a session (empty if never), so a restarted agent knows them. */
+  async managers(): Promise<string[]> {
+    const v = await this.db.get('meta/managers');
+    return Array.isArray(v) ? v.filter((x) => typeof x === 'string') : [];
+  }
+
+  async putManagers(addrs: readonly string[]): Promise<void> {
+    await this.db.put('meta/managers', [...addrs]);
   }
 
   async put(held: HeldTask): Promise<void> {

@@ -12,6 +12,22 @@ export interface StatusReport {
   readonly status: TaskStatus;
 }
 
+/** A manager an agent may open its session with, as the dispatcher tells it. */
+export interface ManagerPeer {
+  /** host:port of the manager's gRPC server (Node.managerStatus.addr). */
+  readonly addr: string;
+  /** Only the leader serves sessions, so agents try it first. */
+  readonly leader: boolean;
+  /** Preference among the others: 0 when the cluster finds the manager unreachable, else 1. */
+  readonly weight: number;
+}
+
+/** What a session is told at registration and with every heartbeat. */
+export interface SessionInfo {
+  readonly heartbeatPeriodMs: number;
+  readonly managers: readonly ManagerPeer[];
+}
+
 /** Settings of the dispatcher. */
 export interface DispatcherOptions {
   /** A node is marked down after this many heartbeat periods without a heartbeat (SwarmKit: 3). */
@@ -90,7 +106,7 @@ export class Dispatcher {
   }
 
   /** A worker opens a session: the node becomes READY and gets its complete assignment set at once. */
-  async register(nodeId: string, description: NodeDescription, addr: string, send: (m: AssignmentMessage) => void, onEnd: () => void = () => undefined): Promise<{ sessionId: string; heartbeatPeriodMs: number }> {
+  async register(nodeId: string, description: NodeDescription, addr: string, send: (m: AssignmentMessage) => void, onEnd: () => void = () => undefined): Promise<SessionInfo & { sessionId: string }> {
     this.mustRun();
     const node = this.store.view.get('node', nodeId);
     if (node === undefined) throw new NotFoundError(`node ${nodeId} is not a member of this cluster`, { hint: 'join the swarm again' });
@@ -104,14 +120,36 @@ export class Dispatcher {
     this.armDeadline(nodeId);
     const tasks = this.store.view.tasksOfNode(nodeId).filter((t) => assignedTo(t, nodeId));
     send(session.assignments.complete(tasks));
-    return { sessionId: session.id, heartbeatPeriodMs: this.heartbeatPeriodMs() };
+    return { sessionId: session.id, heartbeatPeriodMs: this.heartbeatPeriodMs(), managers: this.managers() };
   }
 
   /** A heartbeat pushes the node's deadline back; an unknown session must register again. */
-  heartbeat(nodeId: string, sessionId: string): { heartbeatPeriodMs: number } {
+  heartbeat(nodeId: string, sessionId: string): SessionInfo {
     this.sessionOf(nodeId, sessionId);
     this.armDeadline(nodeId);
-    return { heartbeatPeriodMs: this.heartbeatPeriodMs() };
+    return { heartbeatPeriodMs: this.heartbeatPeriodMs(), managers: this.managers() };
+  }
+
+  /**
+   * The managers agents should know, from the store's manager nodes (their managerStatus.addr):
+   * the leader first, then the reachable ones, so that a restarted or re-homed agent finds one.
+   */
+  managers(): ManagerPeer[] {
+    const out: ManagerPeer[] = [];
+    for (const n of this.store.view.nodes()) {
+      const m = n.managerStatus;
+      if (m === undefined || m.addr === '') continue;
+      out.push({ addr: m.addr, leader: m.leader, weight: m.reachability === 'unreachable' ? 0 : 1 });
+    }
+    return out.sort((a, b) => Number(b.leader) - Number(a.leader) || b.weight - a.weight || (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : 0));
+  }
+
+  /** The node's description or address changed during its session: written to its Node object. */
+  async updateDescription(nodeId: string, sessionId: string, description: NodeDescription, addr: string): Promise<void> {
+    this.sessionOf(nodeId, sessionId);
+    const n = this.store.view.get('node', nodeId);
+    if (n !== undefined && n.status.addr === addr && JSON.stringify(n.description) === JSON.stringify(description)) return;
+    await this.updateNode(nodeId, (x) => ({ ...x, description, status: { ...x.status, addr } }));
   }
 
   /** Queues task status reports; they reach the store in batches. */
