@@ -17,6 +17,7 @@ import { addDispatcherService, type DispatcherFaults } from '../../src/manager/d
 import { createService, removeService, updateService } from '../../src/manager/controlapi/services';
 import type { ContainerRuntime } from '../../src/runtime/container-runtime';
 import { Agent } from '../../src/worker/agent';
+import { DispatcherClient } from '../../src/worker/dispatcher-client';
 import { addLogsService, LogsClientCtor, workerChannelCredentials, workerPolicy } from '../../src/worker/logs-server';
 import { containerName, Executor, type ImageResolver } from '../../src/worker/executor';
 import { describeHost } from '../../src/worker/node-description';
@@ -146,6 +147,8 @@ describe('worker agent with a real dispatcher over mTLS and the real runtime', f
     for (const c of rt.list()) await rt.remove(c.id, { force: true }).catch(() => undefined);
     await rt.settle();
     rt.close({ stopShimServer: true });
+    // The shim server ends on SIGTERM a moment after it is sent.
+    for (let i = 0; i < 100 && leftovers(env).length > 0; i++) await sleep(20);
     const left = leftovers(env);
     env.cleanup();
     fs.rmSync(dbDir, { recursive: true, force: true });
@@ -247,6 +250,21 @@ describe('worker agent with a real dispatcher over mTLS and the real runtime', f
     assert.equal(w!.agent.stats.sessions, sessions, 'the same session');
     w!.agent.setAddresses(describeHost('w2').addresses ?? [], '127.0.0.1');
     await waitFor(() => nodeOf().status.addr === '127.0.0.1', 'the address back');
+  });
+
+  it('refuses a malformed description with the field and value named, and leaves the Node object as it was', async () => {
+    const before = nodeOf();
+    const c = new DispatcherClient(w!.agent.stats.manager, identity);
+    try {
+      const bad = { ...describeHost('w2'), labels: { zone: 7 } };
+      await assert.rejects(c.updateDescription('whatever', JSON.stringify(bad), '127.0.0.9', 5000),
+        (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT && e.details === 'description_json: labels must be a map of strings, got {"zone":7}');
+      await assert.rejects(c.updateDescription('whatever', '{"hostname":', '127.0.0.9', 5000), (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT && /description_json is not valid JSON/.test(e.details));
+      await assert.rejects(c.updateDescription('not-my-session', JSON.stringify(describeHost('w2')), '127.0.0.9', 5000), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND);
+    } finally {
+      c.close();
+    }
+    assert.deepEqual(nodeOf(), before);
   });
 
   it('when an assignments message is lost, sees the gap, gets the complete set again, and runs exactly the tasks assigned', async () => {
