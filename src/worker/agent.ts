@@ -70,6 +70,25 @@ export function backoffMs(attempt: number, baseMs: number, periodMs: number, ran
   return Math.floor(random.float() * Math.min(cap, baseMs * 2 ** Math.min(attempt, 20)));
 }
 
+/**
+ * Wait before the first attempt after an established session ended: full jitter over a quarter
+ * period, so the agents of a manager that died do not all arrive at the next one at once, and
+ * the budget of two periods holds (at most one and a half to notice a silent manager, see
+ * heartbeatDeadlineMs, a quarter to wait, the rest to connect).
+ */
+export function reconnectDelayMs(periodMs: number, random: Random): number {
+  return Math.floor(random.float() * Math.floor(periodMs / 4));
+}
+
+/**
+ * How long a heartbeat may go unanswered before the agent gives the manager up: half a period.
+ * Heartbeats go out one period after the last answer, so a manager that went silent is noticed
+ * within one and a half periods.
+ */
+export function heartbeatDeadlineMs(periodMs: number): number {
+  return Math.max(1, Math.floor(periodMs / 2));
+}
+
 /** What to do with an assignments message given the last sequence number applied in this session. */
 export function sequenceVerdict(lastSeq: number, m: { type: string; sequence: number }): 'apply' | 'resync' {
   if (m.type === 'complete') return 'apply';
@@ -200,7 +219,7 @@ export class Agent {
       // The same manager is tried again only after all the others.
       this.next = (this.managers.indexOf(addr) + 1) % this.managers.length;
       attempt = end === 'ended' ? 0 : attempt + 1;
-      await this.sleep(backoffMs(attempt, this.o.backoffBaseMs ?? 100, this.periodMs, this.o.random));
+      await this.sleep(end === 'ended' ? reconnectDelayMs(this.periodMs, this.o.random) : backoffMs(attempt, this.o.backoffBaseMs ?? 100, this.periodMs, this.o.random));
     }
   }
 
@@ -252,7 +271,7 @@ export class Agent {
         heartbeat = this.o.clock.setTimer(this.periodMs, () => {
           if (this.o.refreshDescription !== undefined) this.base = this.o.refreshDescription();
           describe();
-          client.heartbeat(sessionId, this.periodMs).then((r) => {
+          client.heartbeat(sessionId, heartbeatDeadlineMs(this.periodMs)).then((r) => {
             if (r.periodMs > 0) this.periodMs = r.periodMs;
             this.setManagers(managerAddrs(r.managers ?? []));
             if (!ended) beat();

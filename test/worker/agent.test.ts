@@ -74,6 +74,14 @@ describe('worker agent with a real dispatcher over mTLS and the real runtime', f
   let nodeId = '';
   const managerIds: NodeIdentity[] = [];
   const faults: DispatcherFaults = {};
+  /** The manager (index) cut off from the agent, or -1. */
+  let partitioned = -1;
+  /** The faults of manager i's gRPC service: the shared ones, and its partition from the agent. */
+  const faultsOf = (i: number): DispatcherFaults => ({
+    dropAssignment: (n, m) => faults.dropAssignment?.(n, m) ?? false,
+    failStatusUpdate: (n) => faults.failStatusUpdate?.(n),
+    partitioned: (n) => partitioned === i && n === nodeId,
+  });
   const nodeOf = (): Node => h.store().view.get('node', nodeId)!;
 
   async function issue(role: NodeRole): Promise<NodeIdentity> {
@@ -119,7 +127,7 @@ describe('worker agent with a real dispatcher over mTLS and the real runtime', f
       const id = await issue('manager');
       managerIds.push(id);
       const server = new MtlsServer({ identity: id, host: '127.0.0.1', port: 0, clusterId: pki.rootCa.clusterId, membership: { roleOf: (n) => roles.get(n) }, clock: systemClock });
-      addDispatcherService(server.grpc, () => (h.managers[i].isLeading() ? h.managers[i].dispatcher : undefined), { faults });
+      addDispatcherService(server.grpc, () => (h.managers[i].isLeading() ? h.managers[i].dispatcher : undefined), { faults: faultsOf(i) });
       servers.push(server);
       addrs.push(`127.0.0.1:${await server.listen()}`);
       // The managers as the cluster records them: the dispatcher tells agents their managerStatus.addr.
@@ -362,7 +370,7 @@ describe('worker agent with a real dispatcher over mTLS and the real runtime', f
     for (const i of [0, 1, 2]) {
       const port = Number(addrs[i].split(':')[1]);
       const server = new MtlsServer({ identity: managerIds[i], host: '127.0.0.1', port, clusterId: pki.rootCa.clusterId, membership: { roleOf: (n) => roles.get(n) }, clock: systemClock });
-      addDispatcherService(server.grpc, () => (h.managers[i].isLeading() ? h.managers[i].dispatcher : undefined), { faults });
+      addDispatcherService(server.grpc, () => (h.managers[i].isLeading() ? h.managers[i].dispatcher : undefined), { faults: faultsOf(i) });
       servers[i] = server;
       await server.listen();
     }
@@ -372,6 +380,34 @@ describe('worker agent with a real dispatcher over mTLS and the real runtime', f
     const t = tasksOf(keep)[0];
     assert.deepEqual([t.id, t.status.state, t.status.containerId, t.status.pid], [before.id, TaskState.RUNNING, before.status.containerId, before.status.pid]);
     assert.equal(containersOf(w!.rt, t).length, 1, 'one container for the task');
+    assert.equal(nodeOf().status.state, 'ready');
+  });
+
+  it('when its manager stops answering (partitioned from it) and another leads, gives it up and reconnects to the new leader within two heartbeat periods', async () => {
+    const keep = await service('partition-survivor', { container: { image: 'busybox', command: ['sleep', '60'] } });
+    await waitFor(() => stateOf(keep) === TaskState.RUNNING, 'RUNNING');
+    const before = tasksOf(keep)[0].status;
+    const old = h.sim.leaderIndex();
+    assert.equal(w!.agent.stats.manager, addrs[old]);
+    const list = w!.agent.managerList();
+    const next = addrs.indexOf(list[(list.indexOf(addrs[old]) + 1) % list.length]);
+    const sessions = w!.agent.stats.sessions;
+    // Nothing reaches the agent from the old leader any more, not even the end of its session.
+    const cutAt = Date.now();
+    partitioned = old;
+    try {
+      h.sim.transferTo(next);
+      await waitFor(() => w!.agent.stats.sessions > sessions, 'a session with the new leader', 3 * PERIOD_MS);
+      const tookMs = Date.now() - cutAt;
+      assert.ok(tookMs <= 2 * PERIOD_MS, `reconnected after ${tookMs} ms, more than two heartbeat periods`);
+      assert.equal(w!.agent.stats.manager, addrs[next]);
+    } finally {
+      partitioned = -1;
+    }
+    await sleep(300); // time for a wrong report or a second container to show
+    const t = tasksOf(keep)[0];
+    assert.deepEqual([tasksOf(keep).length, t.status.state, t.status.containerId], [1, TaskState.RUNNING, before.containerId]);
+    assert.equal(containersOf(w!.rt, t).length, 1, 'still one container for the task');
     assert.equal(nodeOf().status.state, 'ready');
   });
 

@@ -76,6 +76,8 @@ export interface DispatcherFaults {
   dropAssignment?(nodeId: string, m: AssignmentMessage): boolean;
   /** 'before' fails an UpdateTaskStatus call unprocessed, 'after' processes it and loses the acknowledgement. */
   failStatusUpdate?(nodeId: string): 'before' | 'after' | undefined;
+  /** True while this manager and the node cannot reach each other: its stream goes silent and its calls get no answer. */
+  partitioned?(nodeId: string): boolean;
 }
 
 /** Options of the dispatcher's gRPC service. */
@@ -105,12 +107,12 @@ export function addDispatcherService(server: grpc.Server, leaderDispatcher: () =
       const send = (m: AssignmentMessage): void => {
         if (sessionId === '') {
           if (early.length < EARLY_MESSAGES_MAX) early.push(m);
-        } else if (!call.cancelled && faults.dropAssignment?.(nodeId, m) !== true) {
+        } else if (!call.cancelled && faults.partitioned?.(nodeId) !== true && faults.dropAssignment?.(nodeId, m) !== true) {
           // The manager list rides on complete sets; heartbeats keep it current in between.
           call.write(toWire(sessionId, periodMs, m, m.type === 'complete' && d !== undefined ? d.managers() : []));
         }
       };
-      const end = (): void => { if (!call.cancelled) call.end(); };
+      const end = (): void => { if (!call.cancelled && faults.partitioned?.(nodeId) !== true) call.end(); };
       void (async () => {
         d = need();
         nodeId = callerNode(call);
@@ -127,6 +129,7 @@ export function addDispatcherService(server: grpc.Server, leaderDispatcher: () =
     },
     Heartbeat: (call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>, cb: grpc.sendUnaryData<unknown>) => {
       try {
+        if (faults.partitioned?.(callerNode(call)) === true) return;
         const r = need().heartbeat(callerNode(call), str(call.request.sessionId));
         cb(null, { periodMs: r.heartbeatPeriodMs, managers: r.managers });
       } catch (err) {
@@ -138,6 +141,7 @@ export function addDispatcherService(server: grpc.Server, leaderDispatcher: () =
         const updates = Array.isArray(call.request.updates) ? (call.request.updates as Record<string, unknown>[]) : [];
         const reports = updates.map((u, i) => ({ taskId: str(u.taskId), status: parseJson<TaskStatus>(`updates[${i}].status_json`, u.statusJson) }));
         const nodeId = callerNode(call);
+        if (faults.partitioned?.(nodeId) === true) return;
         const fault = faults.failStatusUpdate?.(nodeId);
         if (fault === 'before') throw new UnavailableError('injected fault: status update refused');
         need().reportStatus(nodeId, str(call.request.sessionId), reports);
