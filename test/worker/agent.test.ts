@@ -223,6 +223,12 @@ describe('worker agent with a real dispatcher over mTLS and the real runtime', f
     assert.equal(new Set(tasksOf(sid).map((t) => t.status.containerId)).size, 3, 'each attempt ran in its own container');
   });
 
+  it('applies the task\'s memory limit, and reports an OOM kill as FAILED with exit code 137 naming the OOM killer', async () => {
+    const sid = await service('hog', { container: { image: 'busybox', command: ['sh', '-c', 'a=xxxxxxxxxxxxxxxx; while :; do a=$a$a; done'] }, resources: { limits: { memoryBytes: 24 * 1024 * 1024 } } });
+    await waitFor(() => stateOf(sid) === TaskState.FAILED, 'FAILED in the store');
+    assert.deepEqual([tasksOf(sid)[0].status.exitCode, tasksOf(sid)[0].status.err], [137, 'container killed by the kernel OOM killer (exit code 137)']);
+  });
+
   it('rejects a task whose image is not on the node, with the message naming image and node', async () => {
     const sid = await service('missing', { container: { image: 'busybox:1.36', command: ['true'] } });
     await waitFor(() => stateOf(sid) === TaskState.REJECTED, 'REJECTED in the store');
