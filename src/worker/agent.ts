@@ -15,7 +15,14 @@ export interface ManagerListStore {
 
 /**
  * How an agent reaches the managers. The daemon builds it; every field added after the first
- * version is optional.
+ * version is optional. A daemon wires it as:
+ *
+ *   new Agent({ identity, managers: [joinAddr], description: describeHost(hostname), addr,
+ *     executor, reporter, clock, random, store: workerStore, labels: engineLabels,
+ *     refreshDescription: () => describeHost(hostname) })
+ *
+ * and calls `setLabels` when its engine labels change (a config reload). On leaving the swarm,
+ * `workerStore.clear()` forgets the managers and tasks of that swarm.
  */
 export interface AgentOptions {
   readonly identity: NodeIdentity;

@@ -71,6 +71,11 @@ export class WorkerStore {
     await this.db.put('meta/managers', [...addrs]);
   }
 
+  /** Forgets everything: the node left the swarm, and what it held or knew belongs to that swarm. */
+  async clear(): Promise<void> {
+    await this.db.clear();
+  }
+
   async close(): Promise<void> {
     await this.db.close();
   }

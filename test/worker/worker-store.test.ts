@@ -29,6 +29,9 @@ describe('worker store (LevelDB)', () => {
       assert.deepEqual(await again.managers(), ['10.0.0.1:2377', '10.0.0.2:2377']);
       await again.delete('t1');
       assert.deepEqual(await again.all(), []);
+      await again.put({ task, status: task.status });
+      await again.clear();
+      assert.deepEqual([await again.all(), await again.managers()], [[], []], 'a node that leaves forgets its swarm');
     } finally {
       await again.close();
     }

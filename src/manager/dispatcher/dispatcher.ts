@@ -69,6 +69,8 @@ export class Dispatcher {
   private statusTimer: TimerHandle | null = null;
   private unwatch: (() => void) | null = null;
   private running = false;
+  /** managers(), kept until a node changes: every heartbeat carries it. */
+  private managerCache: ManagerPeer[] | null = null;
 
   constructor(private readonly store: Store, private readonly clock: Clock, private readonly random: Random, opts: Partial<DispatcherOptions> = {}) {
     this.opts = { ...DEFAULTS, ...opts };
@@ -90,6 +92,7 @@ export class Dispatcher {
   /** Stops on loss of leadership: sessions end, agents re-register with the new leader. */
   stop(): void {
     this.running = false;
+    this.managerCache = null;
     this.unwatch?.();
     this.unwatch = null;
     for (const t of this.deadlines.values()) t.cancel();
@@ -135,13 +138,16 @@ export class Dispatcher {
    * the leader first, then the reachable ones, so that a restarted or re-homed agent finds one.
    */
   managers(): ManagerPeer[] {
+    if (this.running && this.managerCache !== null) return this.managerCache;
     const out: ManagerPeer[] = [];
     for (const n of this.store.view.nodes()) {
       const m = n.managerStatus;
       if (m === undefined || m.addr === '') continue;
       out.push({ addr: m.addr, leader: m.leader, weight: m.reachability === 'unreachable' ? 0 : 1 });
     }
-    return out.sort((a, b) => Number(b.leader) - Number(a.leader) || b.weight - a.weight || (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : 0));
+    out.sort((a, b) => Number(b.leader) - Number(a.leader) || b.weight - a.weight || (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : 0));
+    if (this.running) this.managerCache = out;
+    return out;
   }
 
   /** The node's description or address changed during its session: written to its Node object. */
@@ -207,6 +213,7 @@ export class Dispatcher {
 
   private onStoreEvent(e: StoreEvent): void {
     for (const c of e.changes) {
+      if (c.kind === 'node') this.managerCache = null;
       if (c.kind !== 'task') continue;
       const before = c.before as Task | undefined;
       const after = c.after as Task | undefined;
@@ -219,6 +226,7 @@ export class Dispatcher {
       }
     }
     if (e.reset) {
+      this.managerCache = null;
       // Agents re-register for a complete set.
       const ended = [...this.sessions.values()];
       this.sessions.clear();
