@@ -64,6 +64,8 @@ export interface AgentStats {
   manager: string;
   /** Description updates the dispatcher acknowledged within a session. */
   descriptionUpdates: number;
+  /** The heartbeat period in force, as the manager set it. */
+  periodMs: number;
 }
 
 /**
@@ -120,7 +122,7 @@ type SessionEnd = 'failed' | 'ended' | 'resync';
  * learns the managers from the session, and reports its description when it changes.
  */
 export class Agent {
-  readonly stats: AgentStats = { sessions: 0, fullResyncs: 0, manager: '', descriptionUpdates: 0 };
+  readonly stats: AgentStats = { sessions: 0, fullResyncs: 0, manager: '', descriptionUpdates: 0, periodMs: 0 };
   private managers: string[];
   private next = 0;
   private periodMs: number;
@@ -141,6 +143,7 @@ export class Agent {
     if (o.managers.length === 0 && o.store === undefined) throw new InvalidArgumentError('the agent needs at least one manager address', { hint: 'give the address of a manager to join' });
     this.managers = [...o.managers];
     this.periodMs = o.initialPeriodMs ?? 5000;
+    this.stats.periodMs = this.periodMs;
     this.base = o.description;
     this.labels = o.labels;
     this.addresses = o.addresses;
@@ -279,7 +282,7 @@ export class Agent {
           if (this.o.refreshDescription !== undefined) this.base = this.o.refreshDescription();
           describe();
           client.heartbeat(sessionId, heartbeatDeadlineMs(this.periodMs)).then((r) => {
-            if (r.periodMs > 0) this.periodMs = r.periodMs;
+            if (r.periodMs > 0) this.stats.periodMs = this.periodMs = r.periodMs;
             this.setManagers(managerAddrs(r.managers ?? []));
             if (!ended) beat();
           }, () => end());
@@ -311,7 +314,7 @@ export class Agent {
 
   /** The first message of a session: the session is up, and every held task's status goes to it. */
   private established(addr: string, m: WireAssignments, client: DispatcherClient): void {
-    if (m.heartbeatPeriodMs > 0) this.periodMs = m.heartbeatPeriodMs;
+    if (m.heartbeatPeriodMs > 0) this.stats.periodMs = this.periodMs = m.heartbeatPeriodMs;
     this.stats.sessions++;
     this.stats.manager = addr;
     // Whatever the previous dispatcher had queued may be lost: every held task is reported again.

@@ -233,6 +233,29 @@ describe('worker agent with a real dispatcher over mTLS and the real runtime', f
     assert.deepEqual([tasksOf(sid)[0].status.exitCode, tasksOf(sid)[0].status.err], [137, 'container killed by the kernel OOM killer (exit code 137)']);
   });
 
+  it('reports a command that cannot be run as FAILED, with the runtime\'s message and the command named', async () => {
+    const sid = await service('no-such-command', { container: { image: 'busybox', command: ['/no/such/program'] } });
+    await waitFor(() => (stateOf(sid) ?? 0) >= TaskState.COMPLETE, 'the task ended');
+    const st = tasksOf(sid)[0].status;
+    assert.equal(st.state, TaskState.FAILED);
+    assert.match(st.err, /^container start failed: .*"\/no\/such\/program"/, `the error names the command: ${JSON.stringify(st)}`);
+  });
+
+  it('heartbeats at the period the manager sets, and follows a change of it', async () => {
+    assert.equal(w!.agent.stats.periodMs, PERIOD_MS);
+    const setPeriod = async (ms: number): Promise<void> => {
+      const c = h.store().view.cluster()!;
+      await h.store().write([{ op: 'update', target: { kind: 'cluster', object: { ...c, spec: { ...c.spec, dispatcher: { heartbeatPeriodMs: ms } } } } }]);
+    };
+    await setPeriod(1500);
+    try {
+      await waitFor(() => w!.agent.stats.periodMs === 1500, 'the new period, told by a heartbeat', 3 * PERIOD_MS);
+    } finally {
+      await setPeriod(PERIOD_MS);
+    }
+    await waitFor(() => w!.agent.stats.periodMs === PERIOD_MS, 'the period back', 3 * PERIOD_MS);
+  });
+
   it('rejects a task whose image is not on the node, with the message naming image and node', async () => {
     const sid = await service('missing', { container: { image: 'busybox:1.36', command: ['true'] } });
     await waitFor(() => stateOf(sid) === TaskState.REJECTED, 'REJECTED in the store');
@@ -471,6 +494,9 @@ describe('worker agent with a real dispatcher over mTLS and the real runtime', f
       const tail = await read(manager, { taskId, tail: 2, timestamps: true });
       assert.deepEqual(tail.map((l) => l.line), ['three', 'four']);
       assert.ok(tail.every((l) => /^\d{4}-\d\d-\d\dT/.test(l.time)), 'timestamps when asked');
+      // 'four' came 300 ms after 'three': since a moment between them, only 'four'.
+      const since = await read(manager, { taskId, tail: -1, sinceMs: Date.parse(tail[1].time) - 100 });
+      assert.deepEqual(since.map((l) => l.line), ['four']);
       const followed = await read(manager, { taskId, tail: -1, follow: true });
       assert.equal(followed.length, 4, 'follow ends when the container has exited');
       await assert.rejects(read(manager, { taskId: 'nope', tail: -1 }), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND && /task nope has no container/.test(e.details));
