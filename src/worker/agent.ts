@@ -219,7 +219,8 @@ export class Agent {
     let attempt = 0;
     while (!this.stopped) {
       const addr = this.managers[this.next % this.managers.length];
-      const end = await this.session(addr).catch((err: unknown): SessionEnd => { this.o.onError?.(err); return 'failed'; });
+      // A bad address throws at once: that is a failed attempt too, not the end of the loop.
+      const end = await Promise.resolve().then(() => this.session(addr)).catch((err: unknown): SessionEnd => { this.o.onError?.(err); return 'failed'; });
       if (this.stopped) break;
       if (end === 'resync') {
         // A gap: the same manager (it leads) is asked again for the complete set, after a short jittered wait.

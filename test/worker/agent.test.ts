@@ -367,19 +367,23 @@ describe('worker agent with a real dispatcher over mTLS and the real runtime', f
     }
   });
 
-  it('after an agent restart re-attaches to the running container without a second copy, and reports one that exited meanwhile with its real exit code', async () => {
+  it('after an agent restart re-attaches to the running container without a second copy, reports one that exited meanwhile with its real exit code, and stops one removed meanwhile', async () => {
     const keep = await service('keep', { container: { image: 'busybox', command: ['sleep', '60'] } });
     const ends = await service('ends', { container: { image: 'busybox', command: ['sh', '-c', 'sleep 1; exit 4'] } });
-    await waitFor(() => stateOf(keep) === TaskState.RUNNING && stateOf(ends) === TaskState.RUNNING, 'both RUNNING');
+    const gone = await service('gone', { container: { image: 'busybox', command: ['sleep', '60'], stopGraceMs: 200 } });
+    await waitFor(() => [keep, ends, gone].every((sid) => stateOf(sid) === TaskState.RUNNING), 'all three RUNNING');
     const before = tasksOf(keep)[0].status;
+    const goneTask = tasksOf(gone)[0];
     await stopWorker(w!);
     w = undefined;
+    await removeService(h.store(), gone); // removed while no agent listens
     await sleep(1500); // 'ends' exits while no agent watches it
     // Nothing configured: the managers learned before the restart are in the worker's store.
     w = await startWorker([]);
     await waitFor(() => stateOf(ends) === TaskState.FAILED, 'the exit seen while down reported');
     assert.equal(tasksOf(ends)[0].status.exitCode, 4);
     await waitFor(() => w!.agent.stats.sessions === 1, 'a session of the new agent');
+    await waitFor(() => containersOf(w!.rt, goneTask).length === 0, 'the container of the removed service stopped and removed');
     await sleep(300); // time for a wrong report or a second container to show
     const t = tasksOf(keep)[0];
     const cs = containersOf(w.rt, t);
