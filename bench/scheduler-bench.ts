@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   done = false;
   void leader.writeBatched(services).then(() => { done = true; });
   const view = leader.view;
-  await until(clock, () => done && view.tasksWithState(TaskState.ASSIGNED).length === perService * SERVICES && stores.every((s) => s.view.version >= view.version), 'all tasks assigned');
+  await until(clock, () => done && view.countTasksWithState(TaskState.ASSIGNED) === perService * SERVICES && stores.every((s) => s.view.version >= view.version), 'all tasks assigned');
   const seconds = (performance.now() - start) / 1000;
   const rssMb = Math.round(process.memoryUsage().rss / 2 ** 20);
   for (const m of managers) m.close();

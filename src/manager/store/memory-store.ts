@@ -1,7 +1,7 @@
 import { ConflictError, NotFoundError, ShoalError } from '../../types/errors';
 import type { Cluster, Node, ObjectKind, Service, Task } from '../../types/objects';
 import type { AnyObject, ObjectOfKind, StoreAction, Transaction } from './actions';
-import { MultiIndex } from './indexes';
+import { MultiIndex, type IdSet } from './indexes';
 
 /** One applied change, as watchers see it. `before` is absent on create, `after` on remove. */
 export interface StoreChange {
@@ -65,6 +65,11 @@ export class MemoryStore {
     return this.tasksIn(this.tasksByState.get(state));
   }
 
+  /** How many tasks are in an observed state (no array built). */
+  countTasksWithState(state: number): number {
+    return this.tasksByState.get(state).size;
+  }
+
   /** The cluster object, if the cluster has been initialized. */
   cluster(): Cluster | undefined {
     return this.objects.cluster.values().next().value;
@@ -74,7 +79,7 @@ export class MemoryStore {
     return this.list('node');
   }
 
-  private tasksIn(ids: ReadonlySet<string>): Task[] {
+  private tasksIn(ids: IdSet): Task[] {
     const out: Task[] = [];
     for (const id of ids) {
       const t = this.objects.task.get(id);
