@@ -3,7 +3,7 @@ import { InvalidArgumentError } from '../types/errors';
 import type { Labels, NodeDescription, Task } from '../types/objects';
 import type { Random } from '../types/random';
 import type { NodeIdentity } from '../pki/node-identity';
-import { DispatcherClient, type WireAssignments, type WireManagerPeer } from './dispatcher-client';
+import { DispatcherClient, managersOfRefusal, type WireAssignments, type WireManagerPeer } from './dispatcher-client';
 import type { Executor } from './executor';
 import type { StatusReporter } from './status-reporter';
 
@@ -136,6 +136,8 @@ export class Agent {
   private labels: Labels | undefined;
   private addresses: readonly string[] | undefined;
   private addr: string;
+  /** The leader as the last manager list named it: tried next after a session ends elsewhere. */
+  private leaderHint: string | undefined;
   /** Pushes the description to the current session, if any. */
   private pushDescription: (() => void) | null = null;
 
@@ -227,8 +229,10 @@ export class Agent {
         await this.sleep(backoffMs(0, this.o.backoffBaseMs ?? 100, this.periodMs, this.o.random));
         continue;
       }
-      // The same manager is tried again only after all the others.
-      this.next = (this.managers.indexOf(addr) + 1) % this.managers.length;
+      // The leader named by a refusing manager is tried next; otherwise the same manager is tried again only after all the others.
+      const hint = this.leaderHint;
+      this.leaderHint = undefined;
+      this.next = hint !== undefined && hint !== addr && this.managers.includes(hint) ? this.managers.indexOf(hint) : (this.managers.indexOf(addr) + 1) % this.managers.length;
       attempt = end === 'ended' ? 0 : attempt + 1;
       await this.sleep(end === 'ended' ? reconnectDelayMs(this.periodMs, this.o.random) : backoffMs(attempt, this.o.backoffBaseMs ?? 100, this.periodMs, this.o.random));
     }
@@ -284,7 +288,7 @@ export class Agent {
           describe();
           client.heartbeat(sessionId, heartbeatDeadlineMs(this.periodMs)).then((r) => {
             if (r.periodMs > 0) this.stats.periodMs = this.periodMs = r.periodMs;
-            this.setManagers(managerAddrs(r.managers ?? []));
+            this.learn(r.managers ?? []);
             if (!ended) beat();
           }, () => end());
         });
@@ -304,13 +308,23 @@ export class Agent {
           end('resync');
           return;
         }
-        if (m.type === 'complete') this.setManagers(managerAddrs(m.managers ?? []));
+        if (m.type === 'complete') this.learn(m.managers ?? []);
         lastSeq = m.sequence;
         this.applying = this.applying.then(() => this.apply(m)).catch((err: unknown) => this.o.onError?.(err));
       });
-      stream.on('error', () => end());
+      stream.on('error', (err) => {
+        // A manager that does not lead names the managers it knows: an agent that joined through it finds the leader.
+        if (sessionId === '') this.learn(managersOfRefusal(err));
+        end();
+      });
       stream.on('end', () => end());
     });
+  }
+
+  /** A manager list told by a dispatcher (leader first): replaces the list, and names the leader to try next. */
+  private learn(peers: readonly WireManagerPeer[]): void {
+    this.setManagers(managerAddrs(peers));
+    this.leaderHint = peers.find((p) => p.leader === true)?.addr;
   }
 
   /** The first message of a session: the session is up, and every held task's status goes to it. */

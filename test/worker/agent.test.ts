@@ -127,7 +127,7 @@ describe('worker agent with a real dispatcher over mTLS and the real runtime', f
       const id = await issue('manager');
       managerIds.push(id);
       const server = new MtlsServer({ identity: id, host: '127.0.0.1', port: 0, clusterId: pki.rootCa.clusterId, membership: { roleOf: (n) => roles.get(n) }, clock: systemClock });
-      addDispatcherService(server.grpc, () => (h.managers[i].isLeading() ? h.managers[i].dispatcher : undefined), { faults: faultsOf(i) });
+      addDispatcherService(server.grpc, () => (h.managers[i].isLeading() ? h.managers[i].dispatcher : undefined), { faults: faultsOf(i), managers: () => h.managers[i].dispatcher.managers() });
       servers.push(server);
       addrs.push(`127.0.0.1:${await server.listen()}`);
       // The managers as the cluster records them: the dispatcher tells agents their managerStatus.addr.
@@ -407,7 +407,7 @@ describe('worker agent with a real dispatcher over mTLS and the real runtime', f
     for (const i of [0, 1, 2]) {
       const port = Number(addrs[i].split(':')[1]);
       const server = new MtlsServer({ identity: managerIds[i], host: '127.0.0.1', port, clusterId: pki.rootCa.clusterId, membership: { roleOf: (n) => roles.get(n) }, clock: systemClock });
-      addDispatcherService(server.grpc, () => (h.managers[i].isLeading() ? h.managers[i].dispatcher : undefined), { faults: faultsOf(i) });
+      addDispatcherService(server.grpc, () => (h.managers[i].isLeading() ? h.managers[i].dispatcher : undefined), { faults: faultsOf(i), managers: () => h.managers[i].dispatcher.managers() });
       servers[i] = server;
       await server.listen();
     }
