@@ -40,6 +40,8 @@ describe('worker agent with durable managers (real RaftNodes on LevelDB, mTLS) a
   let executor: Executor | undefined;
   let agent: Agent | undefined;
   const errors: unknown[] = [];
+  /** The host's addresses as the agent's refreshDescription sees them; a test changes them. */
+  let hostAddrs = ['192.0.2.10'];
 
   const leading = (): DurableManager | undefined => c.leading();
   const tasksOf = (serviceId: string): Task[] => leading()?.store.view.tasksOfService(serviceId) ?? [];
@@ -96,7 +98,10 @@ describe('worker agent with durable managers (real RaftNodes on LevelDB, mTLS) a
     store = await WorkerStore.open(dbDir);
     reporter = new StatusReporter(systemClock);
     executor = await Executor.open({ runtime: rt, images, store, reporter, clock: systemClock, nodeName: 'w2', onError: (e) => errors.push(e) });
-    agent = new Agent({ identity, managers, description: describeHost('w2'), addr: '127.0.0.1', store, executor, reporter, clock: systemClock, random: systemRandom, backoffBaseMs: 50 });
+    agent = new Agent({
+      identity, managers, description: describeHost('w2'), addr: '127.0.0.1', store, executor, reporter, clock: systemClock, random: systemRandom, backoffBaseMs: 50,
+      labels: { 'com.example.rack': 'r1' }, refreshDescription: () => ({ ...describeHost('w2'), addresses: hostAddrs }),
+    });
     agent.start();
   }
 
@@ -125,9 +130,18 @@ describe('worker agent with durable managers (real RaftNodes on LevelDB, mTLS) a
     assert.equal(agent!.stats.manager, leader.address);
     assert.deepEqual(new Set(agent!.managerList()), new Set([...c.managers.values()].map((m) => m.address)));
     assert.equal(agent!.managerList()[0], leader.address, 'the leader first');
+    assert.deepEqual(leader.store.view.get('node', nodeId)?.description.labels, { 'com.example.rack': 'r1' }, 'engine labels reported at session start');
     const sid = await service('first', ['sleep', '60']);
     await waitFor(() => stateOf(sid) === TaskState.RUNNING, 'RUNNING');
     assert.equal(containersOf(tasksOf(sid)[0]).length, 1);
+  });
+
+  it('reports a change of the host it finds at a heartbeat (refreshDescription) to the Node object, in the same session', async () => {
+    const sessions = agent!.stats.sessions;
+    hostAddrs = ['192.0.2.10', '198.51.100.7'];
+    await waitFor(() => JSON.stringify(leading()?.store.view.get('node', nodeId)?.description.addresses) === JSON.stringify(hostAddrs), 'the new addresses on the Node object', 3 * PERIOD_MS);
+    assert.deepEqual(leading()?.store.view.get('node', nodeId)?.description.labels, { 'com.example.rack': 'r1' }, 'the labels kept');
+    assert.equal(agent!.stats.sessions, sessions, 'the same session');
   });
 
   it('when the leading manager stops (Raft, store and server), reconnects to the new leader within two heartbeat periods; nothing is duplicated', async () => {
