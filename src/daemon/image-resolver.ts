@@ -13,15 +13,15 @@ export function imageResolver(images: ImageStore): ImageResolver {
       const img = await images.resolve(ref);
       const c = img.config;
       const config: Partial<ContainerConfig> = {
-        // Docker runs Entrypoint + Cmd; the task's command replaces both, its args the Cmd (containerConfigOf).
-        cmd: c.Cmd ?? [],
+        // Docker runs Entrypoint + Cmd; the task's command or args then override as containerConfigOf says.
+        cmd: [...(c.Entrypoint ?? []), ...(c.Cmd ?? [])],
         env: c.Env ?? [],
         labels: { ...(c.Labels ?? {}), [imageLabel]: ref, [imageIdLabel]: img.id },
       };
       if (c.WorkingDir) config.workingDir = c.WorkingDir;
       if (c.User) config.user = c.User;
       if (c.StopSignal) config.stopSignal = c.StopSignal;
-      return { layerDirs: img.layerDirs, config, entrypoint: c.Entrypoint ?? [] };
+      return { layerDirs: img.layerDirs, config };
     },
   };
 }

@@ -14,11 +14,6 @@ export interface ResolvedImage {
   readonly layerDirs: string[];
   /** The image's defaults (cmd, env, workingDir, user), overridden by the task's spec. */
   readonly config: Partial<ContainerConfig>;
-  /**
-   * The image's Entrypoint, when the resolver keeps it apart from its Cmd (config.cmd): then the
-   * task's args replace only the Cmd, as Docker's service Args do.
-   */
-  readonly entrypoint?: string[];
 }
 
 /** Finds an image on this node; throws a NotFound ShoalError when it is not there. */
@@ -66,12 +61,9 @@ function limitsOf(task: Task): ResourceLimits | undefined {
 }
 
 /** The container config of a task: the task's spec over the image's defaults. */
-export function containerConfigOf(task: Task, image: Partial<ContainerConfig>, network: NetworkMode, entrypoint?: readonly string[]): ContainerConfig {
+export function containerConfigOf(task: Task, image: Partial<ContainerConfig>, network: NetworkMode): ContainerConfig {
   const c = task.spec.container;
-  // Docker: Command replaces the Entrypoint and drops the Cmd; Args replace the Cmd.
-  const cmd = c.command.length > 0 ? [...c.command, ...c.args]
-    : entrypoint !== undefined ? [...entrypoint, ...(c.args.length > 0 ? c.args : image.cmd ?? [])]
-      : c.args.length > 0 && image.cmd !== undefined && image.cmd.length > 0 ? [image.cmd[0], ...c.args] : image.cmd ?? [];
+  const cmd = c.command.length > 0 ? [...c.command, ...c.args] : c.args.length > 0 && image.cmd !== undefined && image.cmd.length > 0 ? [image.cmd[0], ...c.args] : image.cmd ?? [];
   return {
     ...image,
     cmd,
@@ -162,7 +154,7 @@ class TaskRunner {
       const rt = this.x.runtime;
       // A container made before a crash that was never recorded is reused, not made twice.
       const existing = rt.list().find((c) => c.name === containerName(this.task.id));
-      const id = existing?.id ?? await rt.create({ layerDirs: image.layerDirs, config: containerConfigOf(this.task, image.config, this.x.network ?? 'none', image.entrypoint), name: containerName(this.task.id) });
+      const id = existing?.id ?? await rt.create({ layerDirs: image.layerDirs, config: containerConfigOf(this.task, image.config, this.x.network ?? 'none'), name: containerName(this.task.id) });
       await this.dispatch({ kind: 'prepared', containerId: id });
     } catch (err) {
       await this.dispatch({ kind: 'prepare-failed', message: (err as Error).message });

@@ -99,13 +99,4 @@ describe('worker container config of a task', () => {
     const c = containerConfigOf(task({ container: { image: 'busybox' } }), { cmd: ['top'] }, 'none');
     assert.deepEqual([c.cmd, c.limits, c.mounts], [['top'], undefined, []]);
   });
-
-  it('args replace the image\'s Cmd and keep its Entrypoint; a command replaces both (docker service create IMAGE ARGS...)', () => {
-    const args = (a: string[], command: string[] = []): TaskSpec => taskSpecWithDefaults({ container: { image: 'busybox', command, args: a } });
-    const of = (spec: TaskSpec, entrypoint: string[], cmd: string[]): string[] => containerConfigOf({ ...task({ container: { image: 'busybox' } }), spec }, { cmd }, 'none', entrypoint).cmd;
-    assert.deepEqual(of(args(['sleep', '1000']), [], ['sh']), ['sleep', '1000']);
-    assert.deepEqual(of(args([]), [], ['sh']), ['sh']);
-    assert.deepEqual(of(args(['-c', 'exit 1']), ['/bin/sh'], ['-i']), ['/bin/sh', '-c', 'exit 1']);
-    assert.deepEqual(of(args(['1000'], ['sleep']), ['/bin/false'], ['sh']), ['sleep', '1000']);
-  });
 });
