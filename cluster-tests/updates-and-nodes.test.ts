@@ -58,8 +58,8 @@ describe('cluster: updates, node operations, global services (scenarios 3, 8, 9)
     assertOneTaskPerSlot(after, 10);
   });
 
-  it('8. drain moves a worker\'s tasks; promote and demote a worker; a worker certificate cannot call the control API', async () => {
-    const [m, , , w1, w2] = t.hosts;
+  it('8a. drain moves a worker\'s tasks off it, and its containers stop', async () => {
+    const [m, , , , w2] = t.hosts;
     await m.cliOk('service', 'create', '--detach', '--name', 'd8', '--replicas', '10', 'busybox', ...quickStop);
     let tasks = await s.converged('d8', 10);
     assert.ok(tasks.some((tk) => s.hostOfNode(tk.NodeID) === w2), `d8 has tasks on ${w2.name}`);
@@ -68,7 +68,10 @@ describe('cluster: updates, node operations, global services (scenarios 3, 8, 9)
     assertOneTaskPerSlot(tasks, 10);
     await waitFor(`no container left on drained ${w2.name}`, () => (t.liveContainers(w2).length === 0 ? true : undefined));
     await m.cliOk('node', 'update', '--availability', 'active', w2.name);
+  });
 
+  it('8b. a worker promoted to manager serves the control API; demoted back it does not', async () => {
+    const [m, , , w1] = t.hosts;
     await m.cliOk('node', 'promote', w1.name);
     let seen = '';
     await waitFor(`${w1.name} a reachable manager`, async () => {
@@ -90,7 +93,10 @@ describe('cluster: updates, node operations, global services (scenarios 3, 8, 9)
     assert.notEqual(refused.code, 0, 'the demoted node no longer answers node ls');
     const managers = (await s.nodes()).filter((n) => n.Spec.Role === 'manager');
     assert.equal(managers.length, 3);
+  });
 
+  it('8c. a worker certificate cannot call the control API (a manager certificate can)', async () => {
+    const [m, , , , w2] = t.hosts;
     // A worker's own certificate and key, presented to a manager's control API, are refused;
     // a manager's, from the same place, are accepted (the probe itself works).
     const asWorker = await controlCall(w2, w2, m);
