@@ -12,7 +12,7 @@ import { formSwarm, images, running, Swarm } from '../harness/swarm';
 import { TestRun } from '../harness/test-run';
 
 const quickStop = ['sh', '-c', "trap 'exit 0' TERM; while true; do sleep 1; done"];
-const limitMs = 600_000;
+const limitMs = 180_000;
 
 function emit(o: object): void {
   process.stdout.write(`${JSON.stringify(o)}\n`);
@@ -84,10 +84,19 @@ async function main(): Promise<void> {
     const s = await formSwarm(t, 3, 2);
     await waitFor('5 ready nodes', async () => ((await s.nodes()).filter((n) => n.Status.State === 'ready').length === 5 ? true : undefined));
     await s.learnNodeIds();
-    for (const r of [10, 50, 100]) await converge(t, s, r);
-    await rollingUpdate(t, s);
-    await failover(s);
-    await workerLoss(s);
+    // One figure failing (it is reported on stderr) does not hide the others.
+    const figures: [string, () => Promise<void>][] = [
+      ...[10, 50, 100].map((r): [string, () => Promise<void>] => [`converge ${r}`, () => converge(t, s, r)]),
+      ['rolling-update', () => rollingUpdate(t, s)], ['failover', () => failover(s)], ['worker-loss', () => workerLoss(s)],
+    ];
+    for (const [name, run] of figures) {
+      try {
+        await run();
+      } catch (e) {
+        process.stderr.write(`${name} failed: ${e instanceof Error ? e.message : String(e)}\n`);
+        process.exitCode = 1;
+      }
+    }
   } catch (e) {
     process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n${t.logs(40)}\n`);
     process.exitCode = 1;
