@@ -29,9 +29,12 @@ async function converge(t: TestRun, s: Swarm, r: number): Promise<void> {
   const name = `c${r}`;
   const t0 = Date.now();
   await s.managers[0].cliOk('service', 'create', '--detach', '--name', name, '--replicas', String(r), 'busybox', ...quickStop);
-  await s.converged(name, r, { timeoutMs: limitMs });
-  emit({ bench: 'converge', replicas: r, seconds: seconds(t0) });
-  await removeAndWait(t, s, name);
+  try {
+    await s.converged(name, r, { timeoutMs: limitMs });
+    emit({ bench: 'converge', replicas: r, seconds: seconds(t0) });
+  } finally {
+    await removeAndWait(t, s, name);
+  }
 }
 
 async function rollingUpdate(t: TestRun, s: Swarm): Promise<void> {
