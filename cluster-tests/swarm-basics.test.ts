@@ -103,8 +103,9 @@ describe('cluster: 3 managers + 2 workers (scenarios 1, 2, 4, 5)', function () {
       const leader = ns.find((n) => n.ManagerStatus?.Leader === true);
       return me?.ManagerStatus?.Reachability === 'reachable' && me.Status.State === 'ready' && leader?.ID === newLeader.ID ? true : undefined;
     }, { timeoutMs: 60_000 });
-    // It answers as a manager again, and sees the same state.
+    // It answers as a manager again, sees the same state, and takes writes (forwarded to the leader).
     assert.equal((await s.service('web', oldHost)).Spec.Mode?.Replicated?.Replicas, 12);
+    await oldHost.cliOk('service', 'scale', '--detach', 'web=12');
     tasks = await s.converged('web', 12);
     assertOneTaskPerSlot(tasks, 12);
     // The kernel's view: exactly 12 containers of the service live across all hosts.

@@ -72,7 +72,7 @@ async function failover(s: Swarm): Promise<void> {
 
 async function workerLoss(s: Swarm): Promise<void> {
   const worker = s.workers[s.workers.length - 1];
-  await s.managers[0].cliOk('service', 'create', '--detach', '--name', 'wl', '--replicas', '10', 'busybox', ...quickStop);
+  await (await s.leaderHost()).cliOk('service', 'create', '--detach', '--name', 'wl', '--replicas', '10', 'busybox', ...quickStop);
   const tasks = await s.converged('wl', 10, { timeoutMs: limitMs });
   if (!tasks.some((tk) => s.hostOfNode(tk.NodeID) === worker)) throw new Error(`no task of wl on ${worker.name}`);
   const t0 = Date.now();

@@ -159,6 +159,14 @@ export class Swarm {
     return ns.find((n) => n.ManagerStatus?.Leader === true);
   }
 
+  /** The host of the current leader. */
+  async leaderHost(): Promise<Host> {
+    const l = await this.leader();
+    const h = this.hostOfNode(l?.ID);
+    if (h === undefined) throw new Error(`no leader known (${JSON.stringify(l?.ID)})`);
+    return h;
+  }
+
   /** Learns node ids by hostname (each host's shoald runs with hostname = host name). */
   async learnNodeIds(): Promise<void> {
     for (const n of await this.nodes()) {
