@@ -1,0 +1,244 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { connect, type NatsConnection } from 'nats';
+import { compareEvents, type ShoalEvent } from '../../src/events/event';
+import { parseEventId } from '../../src/events/nats-publisher';
+import { buildBusyboxImage } from '../runtime/fixtures/busybox-image';
+import { NatsServer, eventually, sleep } from './nats-server';
+import { ShoaldSet, type Shoald } from './shoald-proc';
+
+/** One message as a NATS consumer saw it. */
+interface Received { subject: string; id: string; event: ShoalEvent }
+
+/** A plain NATS subscriber on `shoal.>`, started before the swarm exists. */
+class Consumer {
+  readonly received: Received[] = [];
+  private constructor(readonly nc: NatsConnection) {}
+
+  static async start(url: string): Promise<Consumer> {
+    const nc = await connect({ servers: url, reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+    const c = new Consumer(nc);
+    nc.subscribe('shoal.>', {
+      callback: (err, msg) => {
+        if (err !== null) return;
+        c.received.push({ subject: msg.subject, id: msg.headers?.get('Nats-Msg-Id') ?? '', event: JSON.parse(new TextDecoder().decode(msg.data)) as ShoalEvent });
+      },
+    });
+    await nc.flush();
+    return c;
+  }
+
+  /** Received events with repeats of an id dropped (the consumer's de-duplication). */
+  unique(): Received[] {
+    const seen = new Set<string>();
+    return this.received.filter((r) => !seen.has(r.id) && seen.add(r.id) !== undefined);
+  }
+
+  /** Resolves once no message has arrived for quietMs. */
+  async quiet(quietMs = 1500, maxMs = 30_000): Promise<void> {
+    const end = Date.now() + maxMs;
+    let n = -1;
+    while (n !== this.received.length) {
+      if (Date.now() > end) throw new Error(`events kept arriving for ${maxMs} ms`);
+      n = this.received.length;
+      await sleep(quietMs);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (!this.nc.isClosed()) await this.nc.close();
+  }
+}
+
+/** A compact line per event: `<id> <type>.<action> <object id prefix> k=v ...`. */
+function compact(cid: string, r: Received): string {
+  const a = r.event.attributes;
+  const keys = r.event.type === 'task' ? ['slot', 'node', 'state', 'desiredState', 'exitCode', 'error'] : r.event.type === 'service' ? ['name', 'replicas', 'replicas.old'] : Object.keys(a).filter((k) => k !== 'hostname');
+  const attrs = keys.filter((k) => a[k] !== undefined && a[k] !== '').map((k) => `${k}=${k === 'node' || k === 'leader' ? a[k].slice(0, 8) : a[k]}`);
+  return `${r.id.padEnd(7)} ${r.subject.replace(`shoal.${cid}.`, '').padEnd(24)} ${r.event.objectId.slice(0, 8)} ${attrs.join(' ')}`;
+}
+
+/** The Docker shape of a service spec with replicas of a sleeping busybox. */
+function serviceSpec(name: string, replicas: number): unknown {
+  return {
+    Name: name,
+    TaskTemplate: { ContainerSpec: { Image: 'busybox:latest', Command: ['sleep', '1000'], StopGracePeriod: 300_000_000 } },
+    Mode: { Replicated: { Replicas: replicas } },
+  };
+}
+
+interface DockerTask { ID: string; Slot: number; NodeID: string; DesiredState: string; Status: { State: string } }
+
+async function tasksOf(s: Shoald, serviceId: string): Promise<DockerTask[]> {
+  return (await s.ok('GET', `/v1.41/tasks?filters=${encodeURIComponent(JSON.stringify({ service: [serviceId] }))}`)) as DockerTask[];
+}
+
+async function waitRunning(s: Shoald, serviceId: string, n: number, maxMs = 60_000): Promise<void> {
+  let last: DockerTask[] = [];
+  const end = Date.now() + maxMs;
+  for (;;) {
+    last = await tasksOf(s, serviceId).catch(() => last);
+    if (last.filter((t) => t.DesiredState === 'running' && t.Status.State === 'running').length === n) return;
+    if (Date.now() > end) throw new Error(`${n} running tasks of ${serviceId} not seen within ${maxMs} ms: ${JSON.stringify(last.map((t) => [t.Slot, t.DesiredState, t.Status.State]))}`);
+    await sleep(200);
+  }
+}
+
+async function scale(s: Shoald, serviceId: string, replicas: number): Promise<void> {
+  const svc = (await s.ok('GET', `/v1.41/services/${serviceId}`)) as { Version: { Index: number }; Spec: { Mode: { Replicated: { Replicas: number } } } };
+  svc.Spec.Mode.Replicated.Replicas = replicas;
+  await s.ok('POST', `/v1.41/services/${serviceId}/update?version=${svc.Version.Index}`, svc.Spec);
+}
+
+async function loadBusybox(s: Shoald, tarball: string): Promise<void> {
+  const r = await s.api('POST', '/v1.41/images/load', fs.readFileSync(tarball));
+  assert.equal(r.status, 200, r.text);
+}
+
+/** Ids strictly increase in commit order (`<raft index>.<position>`), without repeats. */
+function assertCommitOrder(rs: readonly Received[]): void {
+  const keys = rs.map((r) => parseEventId(r.id));
+  assert.ok(keys.every((k) => k !== undefined), 'every message has an event id');
+  for (let i = 1; i < keys.length; i++) assert.ok(compareEvents(keys[i - 1], keys[i]) < 0, `${rs[i - 1].id} before ${rs[i].id}`);
+}
+
+/** A task's state-change events chain up: each one's state.old is the state its previous event left. */
+function assertStateChain(taskEvents: readonly ShoalEvent[]): void {
+  for (let i = 1; i < taskEvents.length; i++) {
+    const e = taskEvents[i];
+    if (e.attributes['state.old'] !== undefined) assert.equal(e.attributes['state.old'], taskEvents[i - 1].attributes.state, `${e.id} ${e.action}: no state change of task ${e.objectId} went unseen`);
+    else assert.equal(e.attributes.state, taskEvents[i - 1].attributes.state, `${e.id} ${e.action} changed no state`);
+  }
+}
+
+/**
+ * The events split at each service event, task events of a phase ordered by slot (stable, so
+ * each task's own order stays): the order between tasks within a phase follows the agent's reports.
+ */
+function phases(rs: readonly Received[]): string[][] {
+  const out: ShoalEvent[][] = [[]];
+  for (const { event: e } of rs) {
+    if (e.type === 'service') out.push([]);
+    out[out.length - 1].push(e);
+  }
+  const slot = (e: ShoalEvent): number => (e.type === 'task' ? Number(e.attributes.slot) : 0);
+  return out.map((p) => [...p].sort((a, b) => slot(a) - slot(b)).map((e) => `${e.type}.${e.action}${e.type === 'task' ? ` slot=${e.attributes.slot}` : ''}`));
+}
+
+interface DockerEventJson { Type: string; Action: string; Actor: { ID: string; Attributes: Record<string, string> }; scope: string; time: number; timeNano: number }
+
+function dockerEvents(text: string): DockerEventJson[] {
+  return text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as DockerEventJson);
+}
+
+/** One sample's value in a Prometheus scrape. */
+function metric(body: string, series: string): number | undefined {
+  const line = body.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+/** Where the captured sequence of the create/scale/remove test is written (quoted in the issue's closing note). */
+export const SEQUENCE_FILE = '/tmp/shoal-events-sequence.txt';
+
+describe('cluster events through shoald and NATS', function () {
+  this.timeout(300_000);
+  let nats: NatsServer | undefined;
+  let set: ShoaldSet | undefined;
+  let consumer: Consumer | undefined;
+  let image: { dir: string; tarball: string } | undefined;
+
+  before(async () => {
+    if (process.getuid?.() !== 0) throw new Error('these tests run shoald with real containers (namespaces, cgroups, a bridge): run them as root');
+    image = await buildBusyboxImage();
+  });
+
+  after(() => {
+    if (image !== undefined) fs.rmSync(image.dir, { recursive: true, force: true });
+  });
+
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed' && set !== undefined) {
+      for (const s of set.all) console.log(`--- ${s.name} log (tail)\n${s.stderr.split('\n').slice(-40).join('\n')}`);
+    }
+    await consumer?.close();
+    const problems = (await set?.cleanup()) ?? [];
+    await nats?.close();
+    consumer = undefined;
+    set = undefined;
+    nats = undefined;
+    assert.deepEqual(problems, []);
+  });
+
+  it('create, scale and remove of a service through the local API reach NATS as the exact sequence of committed events', async () => {
+    nats = await NatsServer.start();
+    consumer = await Consumer.start(nats.url);
+    set = new ShoaldSet();
+    const m1 = await set.add('m1', ['--events-nats', nats.url]);
+    await m1.start();
+    await loadBusybox(m1, image!.tarball);
+    const nodeId = (await m1.ok('POST', '/v1.41/swarm/init', { ListenAddr: m1.addr, AdvertiseAddr: m1.addr })) as string;
+    const cid = ((await m1.ok('GET', '/v1.41/swarm')) as { ID: string }).ID;
+    const { ID: svcId } = (await m1.ok('POST', '/v1.41/services/create', serviceSpec('web', 2))) as { ID: string };
+    await waitRunning(m1, svcId, 2);
+    await scale(m1, svcId, 3);
+    await waitRunning(m1, svcId, 3);
+    await m1.ok('DELETE', `/v1.41/services/${svcId}`);
+    await eventually(() => consumer!.received.some((r) => r.event.type === 'task' && r.event.action === 'remove'), 'the tasks removed', 60_000);
+    await consumer.quiet();
+
+    const got = consumer.received;
+    const lines = got.map((r) => compact(cid, r));
+    fs.writeFileSync(SEQUENCE_FILE, `cluster ${cid}, node ${nodeId}, service ${svcId}\n${lines.join('\n')}\n`);
+    console.log(`      captured from NATS (${SEQUENCE_FILE}):\n${lines.map((l) => `        ${l}`).join('\n')}`);
+
+    // Each event once, in commit order, on shoal.<cluster id>.<type>.<action>, its id the Nats-Msg-Id.
+    assertCommitOrder(got);
+    for (const r of got) {
+      assert.equal(r.subject, `shoal.${cid}.${r.event.type}.${r.event.action}`);
+      assert.equal(r.id, r.event.id);
+    }
+    // The exact sequence: per phase, each task's own events in order (tasks in a phase by slot).
+    // A task's `starting` is committed only when the agent reported it before `running`: the agent
+    // sends its latest state, so a fast start is one change (assigned -> running), and one event.
+    const task = (slot: number, ...actions: string[]): string[] => actions.map((a) => `task.${a} slot=${slot}`);
+    const started = (slot: number): string[] => task(slot, 'create', 'assigned', 'running');
+    const stopped = (slot: number): string[] => task(slot, 'desired-state', 'shutdown', 'remove');
+    assert.deepEqual(phases(got).map((p) => p.filter((a) => !a.startsWith('task.starting '))), [
+      ['cluster.create', 'node.join', 'node.ready'],
+      ['service.create', ...started(1), ...started(2)],
+      ['service.update', ...started(3)],
+      ['service.remove', ...stopped(1), ...stopped(2), ...stopped(3)],
+    ]);
+    const ev = got.map((r) => r.event);
+    assert.deepEqual(ev.filter((e) => e.type === 'service').map((e) => e.objectId), [svcId, svcId, svcId]);
+    assert.deepEqual(ev.filter((e) => e.type !== 'service' && e.type !== 'task').map((e) => e.objectId), [cid, nodeId, nodeId]);
+    const scaled = ev.find((e) => e.type === 'service' && e.action === 'update')!;
+    assert.deepEqual([scaled.attributes.name, scaled.attributes.replicas, scaled.attributes['replicas.old']], ['web', '3', '2']);
+    for (const slot of [1, 2, 3]) {
+      const mine = ev.filter((e) => e.type === 'task' && e.attributes.slot === String(slot));
+      assert.equal(new Set(mine.map((e) => e.objectId)).size, 1, `slot ${slot}'s events are about one task`);
+      assert.ok(mine.every((e) => e.attributes.service === svcId));
+      assert.ok(mine.slice(1).every((e) => e.attributes.node === nodeId), `slot ${slot} runs on the one node`);
+      // sleep ignores SIGTERM as pid 1: it is killed after the grace period.
+      const down = mine.find((e) => e.action === 'shutdown')!;
+      assert.deepEqual([down.attributes.state, down.attributes['state.old'], down.attributes.desiredState, down.attributes.exitCode, down.attributes.error], ['shutdown', 'running', 'remove', '137', '']);
+      assert.deepEqual(mine.map((e) => e.action).filter((a) => a !== 'starting'), ['create', 'assigned', 'running', 'desired-state', 'shutdown', 'remove']);
+      assertStateChain(mine);
+    }
+
+    // The local API replays the same bus: every event, same ids, in Docker's shape.
+    const now = Math.ceil(Date.now() / 1000) + 1;
+    const all = dockerEvents((await m1.api('GET', `/v1.41/events?since=0&until=${now}`)).text);
+    assert.deepEqual(all.map((d) => d.Actor.Attributes['shoal.event.id']), got.map((r) => r.id), '/events and NATS carry the same events');
+    const services = dockerEvents((await m1.api('GET', `/v1.41/events?since=0&until=${now}&filters=${encodeURIComponent(JSON.stringify({ type: ['service'] }))}`)).text);
+    assert.deepEqual(services.map((d) => [d.Type, d.Action, d.Actor.ID, d.Actor.Attributes.name, d.scope]), ['create', 'update', 'remove'].map((a) => ['service', a, svcId, 'web', 'swarm']));
+    const first = got.find((r) => r.event.type === 'service')!.event;
+    assert.deepEqual([services[0].time, services[0].timeNano], [Math.floor(first.time / 1000), Math.floor(first.time) * 1_000_000]);
+
+    // The publisher's counters at /metrics.
+    const metrics = await m1.metrics();
+    assert.equal(metric(metrics, 'shoal_events_nats_dropped_total'), 0);
+    assert.equal(metric(metrics, 'shoal_events_nats_published_total'), got.length);
+    assert.equal(metric(metrics, 'shoal_events_nats_pending'), 0);
+  });
+});
