@@ -53,7 +53,7 @@ class Consumer {
 /** A compact line per event: `<id> <type>.<action> <object id prefix> k=v ...`. */
 function compact(cid: string, r: Received): string {
   const a = r.event.attributes;
-  const keys = r.event.type === 'task' ? ['slot', 'node', 'state', 'desiredState', 'exitCode', 'error'] : r.event.type === 'service' ? ['name', 'replicas', 'replicas.old'] : Object.keys(a).filter((k) => k !== 'hostname');
+  const keys = r.event.type === 'task' ? ['slot', 'node', 'state', 'desiredState', 'exitCode', 'error'] : r.event.type === 'service' ? ['name', 'replicas', 'replicas.old'] : Object.keys(a).filter((k) => k !== 'hostname' && k !== 'addr' && k !== 'role' && k !== 'availability');
   const attrs = keys.filter((k) => a[k] !== undefined && a[k] !== '').map((k) => `${k}=${k === 'node' || k === 'leader' ? a[k].slice(0, 8) : a[k]}`);
   return `${r.id.padEnd(7)} ${r.subject.replace(`shoal.${cid}.`, '').padEnd(24)} ${r.event.objectId.slice(0, 8)} ${attrs.join(' ')}`;
 }
@@ -129,6 +129,19 @@ interface DockerEventJson { Type: string; Action: string; Actor: { ID: string; A
 
 function dockerEvents(text: string): DockerEventJson[] {
   return text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as DockerEventJson);
+}
+
+interface DockerNode { ID: string; Status: { State: string }; ManagerStatus?: { Leader?: boolean; Reachability: string; Addr: string } }
+
+async function waitForNodes(s: Shoald, cond: (ns: DockerNode[]) => boolean, maxMs = 60_000): Promise<DockerNode[]> {
+  let last: DockerNode[] = [];
+  const end = Date.now() + maxMs;
+  for (;;) {
+    last = ((await s.ok('GET', '/v1.41/nodes').catch(() => last)) as DockerNode[]);
+    if (cond(last)) return last;
+    if (Date.now() > end) throw new Error(`nodes as ${s.name} lists them did not reach the expected state within ${maxMs} ms: ${JSON.stringify(last)}`);
+    await sleep(200);
+  }
 }
 
 /** One sample's value in a Prometheus scrape. */
@@ -240,5 +253,49 @@ describe('cluster events through shoald and NATS', function () {
     assert.equal(metric(metrics, 'shoal_events_nats_dropped_total'), 0);
     assert.equal(metric(metrics, 'shoal_events_nats_published_total'), got.length);
     assert.equal(metric(metrics, 'shoal_events_nats_pending'), 0);
+  });
+
+  it('when the leader shoald is killed during a scale, a consumer de-duplicating by id sees every committed change exactly once, and the leader change', async () => {
+    nats = await NatsServer.start();
+    consumer = await Consumer.start(nats.url);
+    set = new ShoaldSet();
+    const ms: Shoald[] = [];
+    for (const name of ['m1', 'm2', 'm3']) ms.push(await set.add(name, ['--events-nats', nats.url]));
+    await Promise.all(ms.map(async (m) => { await m.start(); await loadBusybox(m, image!.tarball); }));
+    const [m1, m2, m3] = ms;
+    await m1.ok('POST', '/v1.41/swarm/init', { ListenAddr: m1.addr, AdvertiseAddr: m1.addr });
+    const swarm = (await m1.ok('GET', '/v1.41/swarm')) as { ID: string; JoinTokens: { Manager: string } };
+    const cid = swarm.ID;
+    for (const m of [m2, m3]) await m.ok('POST', '/v1.41/swarm/join', { RemoteAddrs: [m1.addr], JoinToken: swarm.JoinTokens.Manager, ListenAddr: m.addr, AdvertiseAddr: m.addr });
+    const nodes = await waitForNodes(m1, (ns) => ns.length === 3 && ns.every((n) => n.Status.State === 'ready' && n.ManagerStatus?.Reachability === 'reachable'));
+    const byAddr = new Map(nodes.map((n) => [n.ManagerStatus!.Addr, n.ID]));
+    const oldLeaderId = nodes.find((n) => n.ManagerStatus!.Leader)!.ID;
+    assert.equal(oldLeaderId, byAddr.get(m1.addr), 'the first manager leads');
+
+    const { ID: svcId } = (await m1.ok('POST', '/v1.41/services/create', serviceSpec('api', 3))) as { ID: string };
+    await waitRunning(m1, svcId, 3);
+    // The scale is committed, then the leader dies while its orchestrator and scheduler act on it.
+    await scale(m1, svcId, 9);
+    await m1.stop('SIGKILL');
+    const survivors = await waitForNodes(m2, (ns) => ns.some((n) => n.ManagerStatus?.Leader === true && n.ID !== oldLeaderId), 60_000);
+    const newLeaderId = survivors.find((n) => n.ManagerStatus!.Leader)!.ID;
+    const leader = newLeaderId === byAddr.get(m2.addr) ? m2 : m3;
+    await waitRunning(leader, svcId, 9, 120_000);
+    await consumer.quiet(2000, 60_000);
+
+    const unique = consumer.unique();
+    assertCommitOrder(unique);
+    // What the new leader committed, as its own bus (and /events) has it.
+    const history = dockerEvents((await leader.api('GET', `/v1.41/events?since=0&until=${Math.ceil(Date.now() / 1000) + 1}`)).text).map((d) => d.Actor.Attributes['shoal.event.id']);
+    console.log(`      ${consumer.received.length} messages, ${unique.length} distinct ids; the new leader's bus holds ${history.length} events from ${history[0]}`);
+    assert.deepEqual(unique.map((r) => r.id), history, 'every committed change exactly once, in commit order');
+    for (const r of unique) assert.equal(r.subject, `shoal.${cid}.${r.event.type}.${r.event.action}`);
+    const changes = unique.filter((r) => r.event.type === 'cluster' && r.event.action === 'leader-change');
+    assert.deepEqual(changes.map((r) => [r.event.objectId, r.event.attributes.leader]), [[newLeaderId, newLeaderId]], 'one leader-change event naming the new leader');
+    const scaled = unique.filter((r) => r.event.type === 'service' && r.event.action === 'update');
+    assert.deepEqual(scaled.map((r) => r.event.attributes.replicas), ['9']);
+    assert.ok(compareEvents(scaled[0].event, changes[0].event) < 0, 'the scale was committed under the old leader');
+    const lines = consumer.received.map((r) => compact(cid, r));
+    console.log(lines.map((l) => `        ${l}`).join('\n'));
   });
 });
