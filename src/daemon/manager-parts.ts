@@ -55,6 +55,8 @@ export interface ManagerPartsOptions {
   readonly raft?: RaftTuning;
   /** nats://host:port to publish the cluster's events to while this manager leads ('' = off). */
   readonly eventsNats: string;
+  /** Bound on events buffered for NATS while it is unreachable (unset = the publisher's default). */
+  readonly eventsNatsBuffer?: number;
 }
 
 /** How long a new Raft node may take to find its leader before start gives up. */
@@ -282,6 +284,7 @@ export class ManagerParts {
       this.nats = new NatsPublisher({
         url: this.o.eventsNats, bus: this.bus, log: this.log,
         clusterId: () => this.store.view.cluster()?.id,
+        bufferMax: this.o.eventsNatsBuffer,
         logger: (msg) => this.o.logger.info(msg),
       });
       this.nats.start();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { connect, type NatsConnection } from 'nats';
+import { connect, nanos, type NatsConnection } from 'nats';
 import { compareEvents, type ShoalEvent } from '../../src/events/event';
 import { parseEventId } from '../../src/events/nats-publisher';
 import { buildBusyboxImage } from '../runtime/fixtures/busybox-image';
@@ -144,6 +144,15 @@ async function waitForNodes(s: Shoald, cond: (ns: DockerNode[]) => boolean, maxM
   }
 }
 
+/** Waits in real time until the async cond() holds. */
+async function eventuallyAsync(cond: () => Promise<boolean>, what: string, maxMs = 10_000): Promise<void> {
+  const end = Date.now() + maxMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out after ${maxMs} ms waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
 /** One sample's value in a Prometheus scrape. */
 function metric(body: string, series: string): number | undefined {
   const line = body.split('\n').find((l) => l.startsWith(`${series} `));
@@ -152,6 +161,8 @@ function metric(body: string, series: string): number | undefined {
 
 /** Where the captured sequence of the create/scale/remove test is written (quoted in the issue's closing note). */
 export const SEQUENCE_FILE = '/tmp/shoal-events-sequence.txt';
+/** Where the sequence of the leader-change test is written. */
+export const LEADER_CHANGE_FILE = '/tmp/shoal-events-leader-change.txt';
 
 describe('cluster events through shoald and NATS', function () {
   this.timeout(300_000);
@@ -296,6 +307,71 @@ describe('cluster events through shoald and NATS', function () {
     assert.deepEqual(scaled.map((r) => r.event.attributes.replicas), ['9']);
     assert.ok(compareEvents(scaled[0].event, changes[0].event) < 0, 'the scale was committed under the old leader');
     const lines = consumer.received.map((r) => compact(cid, r));
-    console.log(lines.map((l) => `        ${l}`).join('\n'));
+    fs.writeFileSync(LEADER_CHANGE_FILE, `cluster ${cid}, old leader ${oldLeaderId}, new leader ${newLeaderId}, service ${svcId}; ${consumer.received.length} messages, ${unique.length} distinct\n${lines.join('\n')}\n`);
+    console.log(`      captured from NATS (${LEADER_CHANGE_FILE}):\n${lines.map((l) => `        ${l}`).join('\n')}`);
+  });
+
+  it('while nats-server is down shoald keeps committing, keeps at most --events-nats-buffer events, logs and exports the drops, and publishes again after the restart', async () => {
+    nats = await NatsServer.start();
+    consumer = await Consumer.start(nats.url);
+    // A JetStream stream de-duplicating by Nats-Msg-Id is the outside consumer: it keeps what arrived across the restart.
+    const jsm = await consumer.nc.jetstreamManager();
+    await jsm.streams.add({ name: 'SHOAL', subjects: ['shoal.>'], duplicate_window: nanos(300_000_000_000) });
+    set = new ShoaldSet();
+    const bufferMax = 5;
+    const m1 = await set.add('m1', ['--events-nats', nats.url, '--events-nats-buffer', String(bufferMax)]);
+    await m1.start();
+    await loadBusybox(m1, image!.tarball);
+    await m1.ok('POST', '/v1.41/swarm/init', { ListenAddr: m1.addr, AdvertiseAddr: m1.addr });
+    const { ID: svcId } = (await m1.ok('POST', '/v1.41/services/create', serviceSpec('db', 1))) as { ID: string };
+    await waitRunning(m1, svcId, 1);
+    const allIds = async (): Promise<string[]> => dockerEvents((await m1.api('GET', `/v1.41/events?since=0&until=${Math.ceil(Date.now() / 1000) + 1}`)).text).map((d) => d.Actor.Attributes['shoal.event.id']);
+    await consumer.quiet();
+    const before = await allIds();
+    assert.deepEqual(consumer.received.map((r) => r.id), before);
+    await eventuallyAsync(async () => metric(await m1.metrics(), 'shoal_events_nats_pending') === 0, 'every event confirmed by NATS');
+    const t0 = Date.now();
+    await scale(m1, svcId, 2);
+    const writeMsUp = Date.now() - t0;
+    await waitRunning(m1, svcId, 2);
+    const convergeMsUp = Date.now() - t0;
+
+    await nats.stop();
+    await eventually(() => m1.logLines().some((l) => /NATS at .* unreachable; buffering up to 5 events/.test(String(l.msg))), 'shoald to notice NATS is gone');
+    const committedBefore = (await allIds()).length;
+    const t1 = Date.now();
+    await scale(m1, svcId, 8);
+    const writeMsDown = Date.now() - t1;
+    await waitRunning(m1, svcId, 8);
+    const convergeMsDown = Date.now() - t1;
+    // Not an assertion on speed: the figures, for the record (the control plane never waits on NATS).
+    console.log(JSON.stringify({ bench: 'shoald-events-nats-down', scaleWriteMsNatsUp: writeMsUp, scaleWriteMsNatsDown: writeMsDown, convergeMsNatsUp1: convergeMsUp, convergeMsNatsDown6: convergeMsDown }));
+    const during = (await allIds()).slice(committedBefore);
+    const atRestart = await allIds();
+    let scrape = await m1.metrics();
+    // Every event of the outage beyond the buffer is dropped, and counted (also one committed just
+    // before shoald noticed the outage, which it could no longer send).
+    const droppedCount = metric(scrape, 'shoal_events_nats_dropped_total')!;
+    assert.ok(droppedCount >= during.length - bufferMax && droppedCount <= atRestart.length - bufferMax - before.length, `${droppedCount} dropped of ${during.length} during the outage`);
+    assert.equal(metric(scrape, 'shoal_events_nats_pending'), bufferMax);
+    assert.ok(m1.logLines().some((l) => /NATS buffer full \(5\); dropping the oldest unpublished events/.test(String(l.msg))), 'the drop is logged');
+
+    await nats.restart();
+    await eventuallyAsync(async () => metric(await m1.metrics(), 'shoal_events_nats_pending') === 0, 'the buffer published after NATS came back', 30_000);
+    await scale(m1, svcId, 3);
+    await eventually(() => consumer!.received.some((r) => r.event.type === 'task' && r.event.action === 'shutdown'), 'events after the restart on NATS', 60_000);
+    await consumer.quiet();
+    await eventuallyAsync(async () => metric(await m1.metrics(), 'shoal_events_nats_pending') === 0, 'every event confirmed by NATS');
+    scrape = await m1.metrics();
+    assert.equal(metric(scrape, 'shoal_events_nats_dropped_total'), droppedCount, 'no drop once NATS is back');
+    assert.ok(m1.logLines().some((l) => new RegExp(`${droppedCount} events were dropped while NATS was unreachable`).test(String(l.msg))), 'the count is logged once publishing resumes');
+
+    // The dropped are the oldest unpublished: the ones just before the newest bufferMax at the restart.
+    const dropped = new Set(atRestart.slice(atRestart.length - bufferMax - droppedCount, atRestart.length - bufferMax));
+    const expected = (await allIds()).filter((id) => !dropped.has(id));
+    const info = await jsm.streams.info('SHOAL');
+    const stored: string[] = [];
+    for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) stored.push((await jsm.streams.getMessage('SHOAL', { seq })).header.get('Nats-Msg-Id'));
+    assert.deepEqual(stored, expected, 'NATS holds every committed event but the counted drops (the oldest of the outage), once each, in order');
   });
 });
