@@ -53,7 +53,8 @@ export async function waitForConvergence(ctx: CommandContext, api: ApiClient, se
     for (;;) {
       const service = await api.get<DService>(`/services/${encodeURIComponent(serviceId)}`);
       name = service.Spec.Name ?? serviceId;
-      const tasks = await api.get<DTask[]>('/tasks', { filters: filtersParam({ service: [service.ID] }) });
+      // `_up-to-date` (Docker's internal filter): only tasks of the current spec count towards convergence.
+      const tasks = await api.get<DTask[]>('/tasks', { filters: filtersParam({ service: [service.ID], '_up-to-date': ['true'] }) });
       const obs = observe(service, tasks ?? [], opts.staleUpdate);
       const j = judge(obs, state, ctx.now(), opts.op);
       state = j.state;
