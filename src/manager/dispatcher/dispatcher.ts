@@ -63,6 +63,11 @@ export class Dispatcher {
     return this.store.view.cluster()?.spec.dispatcher.heartbeatPeriodMs ?? DEFAULT_CLUSTER_SPEC.dispatcher.heartbeatPeriodMs;
   }
 
+  /** Worker sessions open now (for metrics). */
+  sessionCount(): number {
+    return this.sessions.size;
+  }
+
   /** Starts on leadership. Nodes the store says are up get a grace period to reconnect before they are marked down. */
   start(): void {
     if (this.running) return;

@@ -1,0 +1,313 @@
+import { randomInt } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { SwarmInitRequest, SwarmJoinRequest } from '../api/backend';
+import { joinCluster, type IssuedCredentials } from '../pki/ca-client';
+import { CertStore, type NodeTlsMaterial } from '../pki/cert-store';
+import { initClusterPki } from '../pki/cluster-init';
+import { parseJoinToken } from '../pki/join-token';
+import { MtlsServer } from '../pki/mtls-server';
+import { NodeIdentity } from '../pki/node-identity';
+import { RootCA } from '../pki/root-ca';
+import { clusterChannelOptions, managerChannelCredentials } from '../pki/tls-credentials';
+import type { NetworkMode } from '../runtime/container-config';
+import type { ContainerRuntime } from '../runtime/container-runtime';
+import type { ImageStore } from '../runtime/image';
+import { systemClock, type Clock } from '../types/clock';
+import { FailedPreconditionError, InvalidArgumentError } from '../types/errors';
+import { DEFAULT_CLUSTER_SPEC, NEW_META, validateClusterSpec, type Cluster, type Node } from '../types/objects';
+import { systemRandom, type Random } from '../types/random';
+import { addLogsService, workerPolicy } from '../worker/logs-server';
+import { describeHost } from '../worker/node-description';
+import { advertiseAddress, localDialAddress, parseHostPort, type HostPort } from './addresses';
+import { GrpcControlOps } from './control-client';
+import type { DaemonLogger, DaemonMetricsHooks } from './daemon-types';
+import { ManagerParts, newNodeObject, type RaftTuning } from './manager-parts';
+import { askManagers, membershipServiceName, type MembershipJoinReply } from './membership';
+import { readSwarmFile, recoveryHintFor, wipeSwarmState, writeSwarmFile, type SwarmFile } from './swarm-file';
+import { typedErrorOf, typedOrAsIs } from './typed-errors';
+import { WorkerParts } from './worker-parts';
+
+/** What every swarm node is built on: the host's runtime and settings. */
+export interface NodeContext {
+  readonly dataRoot: string;
+  readonly runtime: ContainerRuntime;
+  readonly images: ImageStore;
+  /** --listen-addr and --advertise-addr, used when a request leaves them empty. */
+  readonly listenAddr: string;
+  readonly advertiseAddr: string;
+  readonly eventsNats: string;
+  readonly hostname: string;
+  readonly taskNetwork: NetworkMode;
+  readonly raft?: RaftTuning;
+  readonly logger: DaemonLogger;
+  readonly metrics?: DaemonMetricsHooks;
+  readonly clock?: Clock;
+  readonly random?: Random;
+}
+
+/** The cluster port's policy: the cluster's table, the agents' logs service, and manager membership. */
+const daemonPolicy = { ...workerPolicy, [membershipServiceName]: ['manager'] as const };
+
+/** How often a manager's agent is told the current managers. */
+const managerRefreshMs = 2_000;
+
+/** A fresh Raft member id: random, so ids are never reused across joins (RaftNode refuses reuse). */
+const newRaftId = (): number => randomInt(1, 2 ** 47);
+
+/** Docker's words for a node already in a swarm. */
+export const alreadyInSwarm = 'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.';
+
+/**
+ * This host as a member of a swarm: its certificate, the cluster port (mTLS gRPC), its worker
+ * half, and on a manager the manager half. Made by init, join, or resume (restart).
+ */
+export class SwarmNode {
+  private manager: ManagerParts | undefined;
+  private worker: WorkerParts | undefined;
+  private control: GrpcControlOps | undefined;
+  private refreshTimer: NodeJS.Timeout | undefined;
+
+  private constructor(
+    private readonly ctx: NodeContext,
+    readonly identity: NodeIdentity,
+    readonly server: MtlsServer,
+    private readonly listen: HostPort,
+    public file: SwarmFile,
+  ) {}
+
+  private static clock(ctx: NodeContext): Clock {
+    return ctx.clock ?? systemClock;
+  }
+
+  /** Listens on the cluster port with this identity; the agent's logs service is on it from the start. */
+  private static async listenWith(ctx: NodeContext, identity: NodeIdentity, listenAddr: string, nodeRef: { node?: SwarmNode }): Promise<{ server: MtlsServer; listen: HostPort }> {
+    const listen = parseHostPort('listen address', listenAddr);
+    const server = new MtlsServer({
+      identity, host: listen.host, port: listen.port, clusterId: identity.info.clusterId, clock: systemClock,
+      policy: daemonPolicy,
+      // A worker has no store: any manager certificate of the cluster may read its tasks' logs.
+      membership: { roleOf: (id) => (nodeRef.node?.manager !== undefined ? nodeRef.node.manager.roleOf(id) : 'manager') },
+      onRejectedPeer: (r) => ctx.logger.debug({ ...r }, 'cluster port refused a peer'),
+    });
+    addLogsService(server.grpc, ctx.runtime, (taskId) => nodeRef.node?.worker?.containerOf(taskId));
+    try {
+      await server.listen();
+    } catch (err) {
+      await server.close();
+      throw new FailedPreconditionError(`cannot listen on ${listenAddr}: ${(err as Error).message}`, { cause: err, hint: 'pick another --listen-addr' });
+    }
+    return { server, listen };
+  }
+
+  private managerOptions(rootCa: RootCA, raftId: number) {
+    const c = this.ctx;
+    return {
+      dataRoot: c.dataRoot, identity: this.identity, rootCa, raftId, advertiseAddr: this.file.advertiseAddr, server: this.server,
+      clock: SwarmNode.clock(c), random: c.random ?? systemRandom, logger: c.logger, metrics: c.metrics, raft: c.raft, eventsNats: c.eventsNats,
+    };
+  }
+
+  /** `swarm init`: a new cluster whose only manager (and leader) is this node. */
+  static async init(ctx: NodeContext, req: SwarmInitRequest): Promise<SwarmNode> {
+    if (req.spec !== undefined) validateClusterSpec(req.spec);
+    const listenAddr = req.listenAddr !== '' ? req.listenAddr : ctx.listenAddr;
+    parseHostPort('listen address', listenAddr);
+    const pki = await initClusterPki({ clock: SwarmNode.clock(ctx) });
+    const identity = new NodeIdentity(pki.firstManager.material);
+    const certs = new CertStore(path.join(ctx.dataRoot, 'certificates'));
+    const ref: { node?: SwarmNode } = {};
+    const { server, listen } = await SwarmNode.listenWith(ctx, identity, listenAddr, ref);
+    const advertise = advertiseAddress(req.advertiseAddr !== '' ? req.advertiseAddr : ctx.advertiseAddr, listen, server.port);
+    const raftId = newRaftId();
+    const { nodeId, clusterId } = identity.info;
+    const node = new SwarmNode(ctx, identity, server, listen, {
+      nodeId, clusterId, listenAddr: localBind(listen, server.port), advertiseAddr: advertise, raftId, managers: [advertise],
+    });
+    ref.node = node;
+    try {
+      await certs.saveNode(pki.firstManager.material);
+      await certs.saveRootCa({ certPem: pki.rootCa.certPem, keyPem: pki.rootCa.keyPem });
+      node.manager = await ManagerParts.open({ ...node.managerOptions(pki.rootCa, raftId), bootstrap: { [raftId]: advertise } });
+      await node.manager.waitLeading();
+      const cluster: Cluster = {
+        id: clusterId, meta: NEW_META, spec: req.spec ?? DEFAULT_CLUSTER_SPEC,
+        joinTokens: { worker: pki.tokens.current('worker'), manager: pki.tokens.current('manager') },
+      };
+      const self: Node = {
+        ...newNodeObject(nodeId, 'manager'),
+        description: describeHost(ctx.hostname),
+        managerStatus: { raftId, addr: advertise, leader: true, reachability: 'reachable' },
+      };
+      await node.manager.store.write([
+        { op: 'create', target: { kind: 'cluster', object: cluster } },
+        { op: 'create', target: { kind: 'node', object: self } },
+      ]);
+      await writeSwarmFile(ctx.dataRoot, node.file);
+      await node.startWorker();
+      ctx.logger.info({ nodeId, clusterId, advertise, raftId }, 'swarm initialized: this node is its manager');
+      return node;
+    } catch (err) {
+      await node.stop().catch(() => undefined);
+      await wipeSwarmState(ctx.dataRoot);
+      throw err;
+    }
+  }
+
+  /** `swarm join`: a certificate from the CA with the token, then the agent; a manager also takes a Raft seat. */
+  static async join(ctx: NodeContext, req: SwarmJoinRequest): Promise<SwarmNode> {
+    if (req.remoteAddrs.length === 0) throw new InvalidArgumentError('remote_addrs must name at least one manager (host:port)');
+    for (const a of req.remoteAddrs) parseHostPort('remote address', a);
+    parseJoinToken(req.joinToken);
+    const listenAddr = req.listenAddr !== '' ? req.listenAddr : ctx.listenAddr;
+    parseHostPort('listen address', listenAddr);
+    const issued = await SwarmNode.certificate(req);
+    const identity = new NodeIdentity(issued.material);
+    const ref: { node?: SwarmNode } = {};
+    const { server, listen } = await SwarmNode.listenWith(ctx, identity, listenAddr, ref);
+    const advertise = advertiseAddress(req.advertiseAddr !== '' ? req.advertiseAddr : ctx.advertiseAddr, listen, server.port);
+    const { nodeId, clusterId, role } = identity.info;
+    const raftId = role === 'manager' ? newRaftId() : 0;
+    const node = new SwarmNode(ctx, identity, server, listen, {
+      nodeId, clusterId, listenAddr: localBind(listen, server.port), advertiseAddr: advertise, raftId, managers: [...req.remoteAddrs],
+    });
+    ref.node = node;
+    const certs = new CertStore(path.join(ctx.dataRoot, 'certificates'));
+    try {
+      await certs.saveNode(issued.material);
+      if (role === 'manager') {
+        const creds = managerChannelCredentials(identity);
+        const seatReq = { nodeId, raftId, addr: advertise };
+        const seat = await askManagers<MembershipJoinReply>('Join', req.remoteAddrs, creds, clusterChannelOptions, seatReq);
+        const rootCa = RootCA.load(issued.material.caCertPem, seat.caKeyPem);
+        await certs.saveRootCa({ certPem: rootCa.certPem, keyPem: rootCa.keyPem });
+        const knownPeers = Object.fromEntries(Object.entries(seat.members).map(([k, v]) => [Number(k), v]));
+        node.manager = await ManagerParts.open({ ...node.managerOptions(rootCa, raftId), knownPeers });
+        await node.manager.waitCaughtUp();
+        await askManagers('Promote', node.manager.managerAddrs().slice(1), creds, clusterChannelOptions, seatReq);
+        node.file = { ...node.file, managers: node.manager.managerAddrs() };
+      }
+      await writeSwarmFile(ctx.dataRoot, node.file);
+      await node.startWorker();
+      ctx.logger.info({ nodeId, clusterId, role, advertise }, 'joined the swarm');
+      return node;
+    } catch (err) {
+      await node.stop().catch(() => undefined);
+      await wipeSwarmState(ctx.dataRoot);
+      throw typedOrAsIs(err, 'join');
+    }
+  }
+
+  /** The CA's join call against each remote manager in turn; the first answer wins. */
+  private static async certificate(req: SwarmJoinRequest): Promise<IssuedCredentials> {
+    let last: unknown;
+    for (const address of req.remoteAddrs) {
+      try {
+        return await joinCluster({ address, token: req.joinToken });
+      } catch (err) {
+        last = err;
+        // A refused token is the same answer from every manager: no use asking the others.
+        if (typedErrorOf(err, 'join').code === 'Unauthenticated') break;
+      }
+    }
+    throw typedOrAsIs(last, 'join');
+  }
+
+  /**
+   * Restart: resumes as the node the data root says (certificates and swarm.json), or returns
+   * undefined if this host is in no swarm. A half-written or damaged data root is refused.
+   */
+  static async resume(ctx: NodeContext): Promise<SwarmNode | undefined> {
+    const certs = new CertStore(path.join(ctx.dataRoot, 'certificates'));
+    const file = await readSwarmFile(ctx.dataRoot);
+    let material: NodeTlsMaterial | undefined;
+    try {
+      material = await certs.loadNode();
+    } catch (err) {
+      throw damaged(ctx.dataRoot, (err as Error).message, err);
+    }
+    if (file === undefined && material === undefined) return undefined;
+    if (file === undefined) throw damaged(ctx.dataRoot, `${certs.dir} holds a certificate but ${path.join(ctx.dataRoot, 'swarm.json')} is missing (an init or join did not finish)`);
+    if (material === undefined) throw damaged(ctx.dataRoot, `${path.join(ctx.dataRoot, 'swarm.json')} exists but ${certs.path('node.crt')} is missing`);
+    const identity = new NodeIdentity(material);
+    if (identity.info.nodeId !== file.nodeId) throw damaged(ctx.dataRoot, `the certificate names node ${identity.info.nodeId} but swarm.json node ${file.nodeId}`);
+    const role = identity.info.role;
+    let rootCa: RootCA | undefined;
+    if (role === 'manager') {
+      const ca = await certs.loadRootCa().catch((err: unknown) => { throw damaged(ctx.dataRoot, (err as Error).message, err); });
+      if (ca === undefined) throw damaged(ctx.dataRoot, `this node is a manager but ${certs.path('ca.key')} is missing`);
+      if (!fs.existsSync(path.join(ctx.dataRoot, 'raft')) || file.raftId <= 0) throw damaged(ctx.dataRoot, `this node is a manager but ${path.join(ctx.dataRoot, 'raft')} is missing`);
+      rootCa = RootCA.load(ca.certPem, ca.keyPem);
+    }
+    const ref: { node?: SwarmNode } = {};
+    const { server, listen } = await SwarmNode.listenWith(ctx, identity, file.listenAddr, ref);
+    const node = new SwarmNode(ctx, identity, server, listen, file);
+    ref.node = node;
+    try {
+      if (rootCa !== undefined) node.manager = await ManagerParts.open(node.managerOptions(rootCa, file.raftId));
+      await node.startWorker();
+      ctx.logger.info({ nodeId: file.nodeId, clusterId: file.clusterId, role }, 'resumed swarm membership from the data root');
+      return node;
+    } catch (err) {
+      await node.stop().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async startWorker(): Promise<void> {
+    const c = this.ctx;
+    const managers = this.manager?.managerAddrs() ?? this.file.managers;
+    this.worker = await WorkerParts.open({
+      dataRoot: c.dataRoot, identity: this.identity, runtime: c.runtime, images: c.images, managers,
+      addr: this.file.advertiseAddr, hostname: c.hostname, network: c.taskNetwork,
+      clock: SwarmNode.clock(c), random: c.random ?? systemRandom, logger: c.logger,
+    });
+    if (this.manager !== undefined) {
+      this.control = new GrpcControlOps(localDialAddress(this.listen, this.server.port), this.identity);
+      // A manager's agent follows the Raft membership: the leader's dispatcher may be on any manager.
+      this.refreshTimer = setInterval(() => { if (this.manager !== undefined) this.worker?.agent.setManagers(this.manager.managerAddrs()); }, managerRefreshMs);
+      this.refreshTimer.unref();
+    }
+  }
+
+  /** The manager half, if this node is a manager. */
+  get managerParts(): ManagerParts | undefined {
+    return this.manager;
+  }
+
+  /** Control operations through this node's manager, if it is one. */
+  get controlOps(): GrpcControlOps | undefined {
+    return this.control;
+  }
+
+  /** Stops everything this node runs; containers keep running, the data root keeps the membership. */
+  async stop(): Promise<void> {
+    if (this.refreshTimer !== undefined) clearInterval(this.refreshTimer);
+    await this.worker?.close();
+    this.worker = undefined;
+    this.control?.close();
+    this.control = undefined;
+    await this.manager?.close();
+    this.manager = undefined;
+    await this.server.close();
+  }
+
+  /** `swarm leave`: tasks' containers stopped and removed, everything of the swarm wiped from the data root. */
+  async leave(): Promise<void> {
+    if (this.refreshTimer !== undefined) clearInterval(this.refreshTimer);
+    await this.worker?.removeAllTasks();
+    this.worker = undefined;
+    await this.stop();
+    await wipeSwarmState(this.ctx.dataRoot);
+    this.ctx.logger.info({ nodeId: this.file.nodeId }, 'left the swarm');
+  }
+}
+
+/** The address the server is bound to, as swarm.json keeps it for a restart. */
+function localBind(listen: HostPort, port: number): string {
+  return listen.host.includes(':') ? `[${listen.host}]:${port}` : `${listen.host}:${port}`;
+}
+
+function damaged(dataRoot: string, what: string, cause?: unknown): FailedPreconditionError {
+  return new FailedPreconditionError(`the swarm state in data root ${dataRoot} is damaged: ${what}`, { cause, hint: recoveryHintFor(dataRoot) });
+}
