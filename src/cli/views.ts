@@ -106,16 +106,21 @@ export function taskRows(tasks: readonly DTask[], serviceNames: ReadonlyMap<stri
   });
 }
 
-/** One `node ls` row; the node this CLI talks to is marked with `*`, as docker does. */
-export function nodeRow(n: DNode, selfId: string): Record<string, string> {
+/** One `node ls` row; `Self` is the node this CLI talks to (the table marks it with `*`, as docker does). */
+export function nodeRow(n: DNode, selfId: string): Record<string, string | boolean> {
   const ms = n.ManagerStatus;
   return {
-    ID: n.ID === selfId ? `${n.ID} *` : n.ID,
+    ID: n.ID,
     Hostname: n.Description?.Hostname ?? '',
     Status: capital(n.Status.State),
     Availability: capital(n.Spec.Availability),
     ManagerStatus: ms === undefined ? '' : ms.Leader === true ? 'Leader' : capital(ms.Reachability ?? ''),
     EngineVersion: n.Description?.Engine?.EngineVersion ?? '',
-    Self: String(n.ID === selfId),
+    Self: n.ID === selfId,
   };
+}
+
+/** The table form of node rows: docker marks this node's ID with `*` (json and templates keep the plain ID and `Self`). */
+export function markSelf(rows: Record<string, string | boolean>[]): Record<string, string | boolean>[] {
+  return rows.map((r) => (r.Self === true ? { ...r, ID: `${String(r.ID)} *` } : r));
 }

@@ -4,7 +4,7 @@ import { LogDemuxer, splitLogLine } from '../../src/cli/commands/service-read';
 import { servicePretty } from '../../src/cli/commands/pretty';
 import type { DService, DTask } from '../../src/cli/docker-types';
 import { checkTemplate, formatInspect, formatRows, renderTemplate } from '../../src/cli/format';
-import { countReplicas, nodeColumns, nodeRow, serviceColumns, serviceRow, taskColumns, taskRows } from '../../src/cli/views';
+import { countReplicas, markSelf, nodeColumns, nodeRow, serviceColumns, serviceRow, taskColumns, taskRows } from '../../src/cli/views';
 
 const service: DService = {
   ID: 'abcdefghijklmnopqrstuvwxy', Version: { Index: 7 },
@@ -62,14 +62,16 @@ describe('shoal CLI: tables, json and templates', () => {
 
   it('prints node ls with a star on this node and the leader\'s manager status', () => {
     const node = { ID: 'n1', Version: { Index: 1 }, Spec: { Role: 'manager' as const, Availability: 'active' as const }, Description: { Hostname: 'h1', Engine: { EngineVersion: '0.1.0' } }, Status: { State: 'ready' }, ManagerStatus: { Leader: true, Reachability: 'reachable' } };
-    const rows = [nodeRow(node, 'n1'), nodeRow({ ...node, ID: 'n2', ManagerStatus: undefined, Description: { Hostname: 'h2' }, Status: { State: 'down' } }, 'n1')];
+    const rows = markSelf([nodeRow(node, 'n1'), nodeRow({ ...node, ID: 'n2', ManagerStatus: undefined, Description: { Hostname: 'h2' }, Status: { State: 'down' } }, 'n1')]);
     const text = formatRows(rows, nodeColumns, {});
+    assert.equal(formatRows([nodeRow(node, 'n1')], nodeColumns, { format: '{{.ID}} {{.Self}}' }), 'n1 true\n');
     assert.equal(text, 'ID     HOSTNAME   STATUS   AVAILABILITY   MANAGER STATUS   ENGINE VERSION\nn1 *   h1         Ready    Active         Leader           0.1.0\nn2     h2         Down     Active\n');
   });
 
   it('prints events as docker does', () => {
     const e = { Type: 'service', Action: 'create', Actor: { ID: 'svc1', Attributes: { name: 'web', image: 'busybox' } }, time: 1767225600, timeNano: 1767225600123456000 };
-    assert.match(eventLine(e), /^2026-01-01T00:00:00\.123456\d{3}Z service create svc1 \(image=busybox, name=web\)$/);
+    assert.equal(eventLine(e), '2026-01-01T00:00:00.123456000Z service create svc1 (image=busybox, name=web)');
+    assert.equal(eventLine({ ...e, timeNano: 1767225600737 * 1e6 }), '2026-01-01T00:00:00.737000000Z service create svc1 (image=busybox, name=web)');
     assert.equal(eventLine({ ...e, timeNano: undefined }), '2026-01-01T00:00:00.000000000Z service create svc1 (image=busybox, name=web)');
   });
 

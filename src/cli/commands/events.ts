@@ -9,10 +9,12 @@ import { parseSince } from '../units';
 
 /** Docker's event line: `2026-01-02T03:04:05.000000000Z service create ID (k=v, k=v)`. */
 export function eventLine(e: DEvent): string {
+  // timeNano does not fit a double exactly: keep the seconds, and the fraction to the microsecond.
   const nanos = e.timeNano ?? e.time * 1e9;
-  const ms = Math.floor(nanos / 1e6);
-  const frac = String(Math.round(nanos % 1e9)).padStart(9, '0');
-  const time = `${new Date(ms).toISOString().slice(0, 19)}.${frac}Z`;
+  let secs = Math.floor(nanos / 1e9);
+  let micros = Math.round((nanos - secs * 1e9) / 1000);
+  if (micros >= 1e6) { secs += 1; micros -= 1e6; }
+  const time = `${new Date(secs * 1000).toISOString().slice(0, 19)}.${String(micros).padStart(6, '0')}000Z`;
   const attrs = Object.entries(e.Actor.Attributes ?? {}).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`);
   return `${time} ${e.Type} ${e.Action} ${e.Actor.ID}${attrs.length === 0 ? '' : ` (${attrs.join(', ')})`}`;
 }

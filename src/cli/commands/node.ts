@@ -3,7 +3,7 @@ import type { Command, CommandContext } from '../command';
 import type { DInfo, DNode, DNodeSpec, DTask } from '../docker-types';
 import { FlagError, ParsedFlags } from '../flags';
 import { checkTemplate, formatInspect, formatRows } from '../format';
-import { nodeColumns, nodeRow } from '../views';
+import { markSelf, nodeColumns, nodeRow } from '../views';
 import { nodePretty } from './pretty';
 import { parseFilterFlags, printTasks } from './service-read';
 
@@ -36,8 +36,10 @@ export const nodeLsCommand: Command = {
     const filters = parseFilterFlags(f.lists.get('filter') ?? [], ['id', 'label', 'membership', 'name', 'node.label', 'role']);
     const nodes = (await ctx.api().get<DNode[]>('/nodes', { filters: filtersParam(filters) })) ?? [];
     const self = await selfId(ctx);
-    const rows = nodes.map((n) => { const r = nodeRow(n, self); if (f.bools.has('quiet')) r.ID = n.ID; return r; })
-      .sort((a, b) => a.Hostname.localeCompare(b.Hostname) || a.ID.localeCompare(b.ID));
+    const table = format === undefined || format === 'table';
+    let rows = nodes.sort((a, b) => (a.Description?.Hostname ?? '').localeCompare(b.Description?.Hostname ?? '') || a.ID.localeCompare(b.ID))
+      .map((n) => nodeRow(n, self));
+    if (table && !f.bools.has('quiet')) rows = markSelf(rows);
     ctx.stdout.write(formatRows(rows, nodeColumns, { format, quiet: f.bools.has('quiet'), quietKey: 'ID' }));
     return 0;
   },

@@ -5,7 +5,10 @@ import { capital, portsText } from '../views';
 
 // `inspect --pretty`: the human summaries docker prints for a service and a node.
 
-const kv = (k: string, v: string | number | undefined, indent = ''): string => `${indent}${`${k}:`.padEnd(16 - indent.length)}${v ?? ''}`;
+const kv = (k: string, v: string | number | undefined, indent = ''): string => {
+  const label = `${indent}${k}:`;
+  return `${label.length >= 19 ? `${label} ` : label.padEnd(20)}${v ?? ''}`;
+};
 
 function updateLines(title: string, c: DUpdateConfig | undefined): string[] {
   if (c === undefined) return [];
