@@ -66,15 +66,34 @@ export class ApiClient {
     await this.request<unknown>('DELETE', path, query, undefined);
   }
 
-  /** Sends a request and reads the whole answer; a non-2xx answer rejects with its `message`. */
-  async request<T>(method: string, path: string, query: Query | undefined, body: unknown): Promise<T> {
-    const res = await this.open(method, path, query, body, undefined, requestTimeoutMs);
+  /**
+   * Sends a request and reads the whole answer; a non-2xx answer rejects with its `message`.
+   * `waitLong` drops the idle timeout, for answers that come when something ends (container wait).
+   */
+  async request<T>(method: string, path: string, query: Query | undefined, body: unknown, waitLong = false): Promise<T> {
+    const res = await this.open(method, path, query, body, undefined, waitLong ? undefined : requestTimeoutMs);
     const text = (await readAll(res, this.socketPath)).toString('utf8');
     if (text.trim() === '') return undefined as T;
     try {
       return JSON.parse(text) as T;
     } catch {
       return text as T;
+    }
+  }
+
+  /** POSTs a file (an image tarball) as the body; resolves with the answer's text. */
+  async upload(path: string, body: NodeJS.ReadableStream, contentType: string): Promise<string> {
+    const res = await this.open('POST', path, undefined, { stream: body, contentType }, undefined, requestTimeoutMs);
+    return (await readAll(res, this.socketPath)).toString('utf8');
+  }
+
+  /** True when shoald answers on the socket (GET /_ping). */
+  async ping(): Promise<boolean> {
+    try {
+      await this.open('GET', '/_ping', undefined, undefined, undefined, 5000).then((res) => readAll(res, this.socketPath));
+      return true;
+    } catch {
+      return false;
     }
   }
 
@@ -85,13 +104,18 @@ export class ApiClient {
   }
 
   private open(method: string, path: string, query: Query | undefined, body: unknown, signal: AbortSignal | undefined, timeoutMs: number | undefined): Promise<http.IncomingMessage> {
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const upload = isUpload(body) ? body : undefined;
+    const payload = body === undefined || upload !== undefined ? undefined : Buffer.from(JSON.stringify(body));
     return new Promise((resolve, reject) => {
       const req = http.request({
         socketPath: this.socketPath,
         method,
         path: pathWithQuery(path, query),
-        headers: { Host: 'shoald', 'User-Agent': 'shoal-cli', ...(payload === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': payload.length }) },
+        headers: {
+          Host: 'shoald', 'User-Agent': 'shoal-cli',
+          ...(payload === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': payload.length }),
+          ...(upload === undefined ? {} : { 'Content-Type': upload.contentType }),
+        },
         signal,
       });
       if (timeoutMs !== undefined) {
@@ -103,9 +127,18 @@ export class ApiClient {
         if (status >= 200 && status < 300) { resolve(res); return; }
         readAll(res, this.socketPath).then((buf) => reject(apiError(status, buf.toString('utf8'))), reject);
       });
-      req.end(payload);
+      if (upload !== undefined) {
+        upload.stream.on('error', (err: Error) => req.destroy(err));
+        upload.stream.pipe(req);
+      } else {
+        req.end(payload);
+      }
     });
   }
+}
+
+function isUpload(body: unknown): body is { stream: NodeJS.ReadableStream; contentType: string } {
+  return typeof body === 'object' && body !== null && 'stream' in body && 'contentType' in body;
 }
 
 function readAll(res: http.IncomingMessage, socketPath: string): Promise<Buffer> {

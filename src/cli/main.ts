@@ -10,8 +10,10 @@ import { nodeDemoteCommand, nodeInspectCommand, nodeLsCommand, nodePromoteComman
 import { serviceCreateCommand, serviceRmCommand, serviceRollbackCommand, serviceScaleCommand, serviceUpdateCommand } from './commands/service';
 import { serviceInspectCommand, serviceLogsCommand, serviceLsCommand, servicePsCommand } from './commands/service-read';
 import { stackDeployCommand, stackLsCommand, stackPsCommand, stackRmCommand, stackServicesCommand } from './commands/stack';
+import { infoCommand, versionCommand } from './commands/system';
 import { swarmInitCommand, swarmJoinCommand, swarmJoinTokenCommand, swarmLeaveCommand, swarmUpdateCommand } from './commands/swarm';
 import { ApiClient, socketFromHost } from './api-client';
+import { ApiContainerBackend } from './api-container-backend';
 import { FlagError, FlagSpec, parseFlags } from './flags';
 import { LocalBackend, LocalBackendOptions } from './local-backend';
 
@@ -25,7 +27,7 @@ const swarmCommands: Command[] = [
   serviceCreateCommand, serviceLsCommand, servicePsCommand, serviceInspectCommand, serviceLogsCommand, serviceScaleCommand,
   serviceUpdateCommand, serviceRollbackCommand, serviceRmCommand,
   stackDeployCommand, stackLsCommand, stackPsCommand, stackServicesCommand, stackRmCommand,
-  eventsCommand,
+  eventsCommand, infoCommand, versionCommand,
 ];
 
 const commands: Command[] = [...localCommands, ...swarmCommands];
@@ -39,7 +41,7 @@ const aliases: Record<string, string> = {
   'image pull': 'pull', 'image inspect': 'inspect', 'container ls': 'ps', 'container list': 'ps', 'container run': 'run',
   'container logs': 'logs', 'container stop': 'stop', 'container rm': 'rm', 'container inspect': 'inspect',
   'service list': 'service ls', 'service remove': 'service rm', 'node list': 'node ls', 'node remove': 'node rm',
-  'stack list': 'stack ls', 'stack remove': 'stack rm', 'system events': 'events',
+  'stack list': 'stack ls', 'stack remove': 'stack rm', 'system events': 'events', 'system info': 'info',
 };
 
 const globalFlags: FlagSpec[] = [
@@ -52,11 +54,14 @@ const globalFlags: FlagSpec[] = [
   { name: 'help', kind: 'bool' },
 ];
 
+/** Global flags that choose the in-process runtime over shoald's. */
+const localFlags = ['data-root', 'bridge', 'bridge-subnet', 'cgroup-parent', 'ip-forward'];
+
 /** Where things are by default on a host (DESIGN.md §10); only the CLI and the daemon know these. */
 const defaults = { dataRoot: '/var/lib/shoal', bridgeName: 'shoal0', bridgeSubnet: '10.88.0.0/16', cgroupParent: 'shoal' };
 
 function usage(): string {
-  const lines = [...localCommands, eventsCommand].map((c) => `  ${c.name.padEnd(9)} ${c.summary}`);
+  const lines = [...localCommands, eventsCommand, infoCommand, versionCommand].map((c) => `  ${c.name.padEnd(9)} ${c.summary}`);
   return [
     'Usage: shoal [GLOBAL OPTIONS] COMMAND [ARGS...]',
     '',
@@ -148,8 +153,14 @@ export async function main(argv: string[]): Promise<number> {
     let api: ApiClient | undefined;
     const ctx: CommandContext = {
       backend: async () => {
-        if (process.getuid?.() !== 0) throw new ShoalError('PermissionDenied', 'shoal runs containers with namespaces, cgroups and mounts, which needs root', { hint: `run it as root: sudo shoal ${command.name} ...` });
-        backend ??= await LocalBackend.open(opts);
+        const openLocal = async (): Promise<Backend> => {
+          if (process.getuid?.() !== 0) throw new ShoalError('PermissionDenied', 'shoal runs containers with namespaces, cgroups and mounts, which needs root', { hint: `run it as root: sudo shoal ${command.name} ...` });
+          return LocalBackend.open(opts);
+        };
+        // While shoald runs, containers go through it, so that the runtime is never opened by two
+        // processes; flags naming a local data root (tests, a second root) keep this process's runtime.
+        const explicitLocal = localFlags.some((k) => global.values.has(k));
+        if (backend === undefined) backend = !explicitLocal && (await ctx.api().ping()) ? new ApiContainerBackend(ctx.api(), openLocal) : await openLocal();
         return backend;
       },
       api: () => (api ??= new ApiClient(socketPath)),

@@ -91,7 +91,36 @@ describe('shoal CLI against a real shoald: swarm, services, stacks', function ()
     await env?.cleanup();
   });
 
+  it('single containers go through shoald while it runs: run, ps, logs, stop, rm, images', async () => {
+    const r = await shoal('run', '--rm', 'busybox', 'echo', 'hi from shoald');
+    exits(r, 0, 'run --rm');
+    assert.equal(r.stdout, 'hi from shoald\n');
+    const code = await shoal('run', '--rm', 'busybox', 'sh', '-c', 'exit 3');
+    exits(code, 3, 'run with the container\'s exit code');
+    const d = await shoal('run', '-d', '--name', 'bg', 'busybox', 'sh', '-c', 'echo started; sleep 1000');
+    exits(d, 0, 'run -d');
+    assert.match(d.stdout, /^[0-9a-f]{12,}\n$/);
+    const ps = await shoal('ps');
+    assert.deepEqual(rowsOf(ps.stdout).map((row) => row.at(-1)), ['bg'], ps.stdout);
+    let logs: CliResult | undefined;
+    for (let i = 0; i < 50 && !(logs?.stdout ?? '').includes('started'); i++) logs = await shoal('logs', 'bg');
+    assert.equal(logs?.stdout, 'started\n');
+    exits(await shoal('stop', '-t', '1', 'bg'), 0, 'stop');
+    exits(await shoal('rm', 'bg'), 0, 'rm');
+    assert.deepEqual(rowsOf((await shoal('ps', '-a')).stdout), [], 'no container left');
+    const images = await shoal('images', '--format', 'ignored');
+    exits(images, 125, 'images has no --format');
+    const v3 = await buildBusyboxImage({ reference: 'busybox:v3' });
+    const load = await shoal('load', '-i', v3.tarball);
+    fs.rmSync(v3.dir, { recursive: true, force: true });
+    exits(load, 0, 'load through shoald');
+    assert.equal(load.stdout, 'Loaded image: busybox:v3\n');
+    const imgs = await shoal('images');
+    assert.deepEqual(rowsOf(imgs.stdout).map((row) => `${row[0]}:${row[1]}`).sort(), ['busybox:latest', 'busybox:v2', 'busybox:v3']);
+  });
+
   it('swarm init makes this node a manager and prints the join command', async () => {
+    assert.equal((await shoal('info', '--format', '{{.Swarm.LocalNodeState}}')).stdout, 'inactive\n');
     const r = await shoal('swarm', 'init', '--listen-addr', `127.0.0.1:${port}`, '--advertise-addr', `127.0.0.1:${port}`);
     exits(r, 0, 'swarm init');
     assert.match(r.stdout, /^Swarm initialized: current node \([0-9a-z]{25}\) is now a manager\.\n\nTo add a worker to this swarm, run the following command:\n\n {4}shoal swarm join --token SWMTKN-1-\S+ 127\.0\.0\.1:\d+\n/);
@@ -100,6 +129,8 @@ describe('shoal CLI against a real shoald: swarm, services, stacks', function ()
     exits(again, 1, 'a second swarm init');
     assert.equal(lines(again.stderr).length <= 2, true, again.stderr);
     assert.match(again.stderr, /^shoal swarm init: .*already part of a swarm/);
+    assert.equal((await shoal('info', '--format', '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}')).stdout, 'active true\n');
+    assert.match((await shoal('info')).stdout, /^ Swarm: active\n {2}NodeID: [0-9a-z]{25}\n {2}Is Manager: true\n/m);
   });
 
   it('node ls shows this node, ready, as the leader, marked with *', async () => {
