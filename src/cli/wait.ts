@@ -19,8 +19,11 @@ class LiveBlock {
   private printed = 0;
   constructor(private readonly out: NodeJS.WritableStream) {}
   draw(lines: string[]): void {
+    // A line wider than the terminal would wrap and throw the cursor arithmetic off: cut it.
+    const columns = (this.out as { columns?: number }).columns;
+    const fit = (l: string): string => (columns !== undefined && columns > 1 && l.length >= columns ? l.slice(0, columns - 1) : l);
     let text = this.printed > 0 ? `\x1b[${this.printed}A` : '';
-    for (const l of lines) text += `\x1b[2K${l}\n`;
+    for (const l of lines) text += `\x1b[2K${fit(l)}\n`;
     for (let i = lines.length; i < this.printed; i++) text += '\x1b[2K\n';
     this.printed = Math.max(this.printed, lines.length);
     this.out.write(text);

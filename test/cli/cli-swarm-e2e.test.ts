@@ -133,7 +133,7 @@ describe('shoal CLI against a real shoald: swarm, services, stacks', function ()
     assert.match((await shoal('info')).stdout, /^ Swarm: active\n {2}NodeID: [0-9a-z]{25}\n {2}Is Manager: true\n/m);
   });
 
-  it('node ls shows this node, ready, as the leader, marked with *', async () => {
+  it('node ls marks this node with *, the leader; node update, join-token --rotate and swarm update apply', async () => {
     const r = await shoal('node', 'ls');
     exits(r, 0, 'node ls');
     assert.match(lines(r.stdout)[0], /^ID\s+HOSTNAME\s+STATUS\s+AVAILABILITY\s+MANAGER STATUS\s+ENGINE VERSION$/);
@@ -143,6 +143,17 @@ describe('shoal CLI against a real shoald: swarm, services, stacks', function ()
     assert.deepEqual(rows[0].slice(2, 5), ['Ready', 'Active', 'Leader']);
     const q = await shoal('node', 'inspect', 'self', '--format', '{{.Spec.Role}}/{{.Status.State}}');
     assert.equal(q.stdout, 'manager/ready\n');
+    exits(await shoal('node', 'update', '--label-add', 'zone=a', 'self'), 0, 'node update');
+    assert.equal((await shoal('node', 'inspect', '--format', '{{index .Spec.Labels "zone"}}', 'self')).stdout, 'a\n');
+    const demote = await shoal('node', 'demote', 'self');
+    exits(demote, 1, 'demoting the last manager');
+    assert.equal(lines(demote.stderr).length, 1, demote.stderr);
+    const token = await shoal('swarm', 'join-token', '-q', 'worker');
+    assert.match(token.stdout, /^SWMTKN-1-\S+\n$/);
+    const rotated = await shoal('swarm', 'join-token', '--rotate', '-q', 'worker');
+    assert.match(rotated.stdout, /^SWMTKN-1-\S+\n$/);
+    assert.notEqual(rotated.stdout, token.stdout, 'a new worker token');
+    exits(await shoal('swarm', 'update', '--task-history-limit', '3'), 0, 'swarm update');
   });
 
   it('service create --replicas 3 waits for convergence, printing plain lines on a non-terminal', async () => {
@@ -177,6 +188,25 @@ describe('shoal CLI against a real shoald: swarm, services, stacks', function ()
     assert.ok(lines(r.stdout).includes('overall progress: 5 out of 5 tasks'), r.stdout);
     assert.equal(lines(r.stdout).at(-1), 'verify: Service converged');
     assert.equal((await shoal('service', 'ls', '--format', '{{.Replicas}}')).stdout, '5/5\n');
+  });
+
+  it('on a terminal, the progress is drawn in place with one bar per slot', async () => {
+    // script(1) gives the CLI a pseudo-terminal, as a user's shell would.
+    const cmd = [process.execPath, cliMain, '-H', `unix://${sock}`, 'service', 'scale', 'web=4'].map((a) => `'${a}'`).join(' ');
+    const r = await new Promise<CliResult>((resolve, reject) => {
+      const child = spawn('script', ['-qec', cmd, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TERM: 'xterm', COLUMNS: '120' } });
+      let stdout = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      child.on('error', reject);
+      child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr: '' }); });
+    });
+    exits(r, 0, 'service scale on a terminal');
+    assert.ok(r.stdout.includes('\u001b[2K'), `lines are redrawn in place:\n${JSON.stringify(r.stdout.slice(0, 400))}`);
+    assert.match(r.stdout, /4\/4: running {3}\[={50}>\]/);
+    assert.match(r.stdout, /overall progress: 4 out of 4 tasks/);
+    assert.match(r.stdout, /verify: Service converged/);
+    exits(await shoal('service', 'scale', 'web=5'), 0, 'back to 5');
   });
 
   it('service update --image rolls every task to the new image', async () => {
@@ -273,6 +303,14 @@ describe('shoal CLI against a real shoald: swarm, services, stacks', function ()
     assert.deepEqual(rowsOf(ps.stdout).map((row) => [row[1], row[4]]), [['shop_web.1', 'Running'], ['shop_web.2', 'Running'], ['shop_worker.1', 'Running']]);
     const label = await shoal('service', 'inspect', '--format', '{{index .Spec.Labels "com.docker.stack.namespace"}}', 'shop_web');
     assert.equal(label.stdout, 'shop\n');
+    // Deploying again updates the services in place.
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('replicas: 2', 'replicas: 3').replace('    build: ./worker\n', ''));
+    const again = await shoal('stack', 'deploy', '-c', file, 'shop');
+    exits(again, 0, 'stack deploy again');
+    assert.match(lines(again.stdout)[0], /^Updating service shop_web \(id: [0-9a-z]{25}\)$/);
+    assert.match(lines(again.stdout)[1], /^Updating service shop_worker \(id: [0-9a-z]{25}\)$/);
+    assert.equal(again.stderr, '');
+    assert.equal((await shoal('service', 'ls', '--filter', 'name=shop_web', '--format', '{{.Replicas}}')).stdout, '3/3\n');
   });
 
   it('stack rm removes the stack\'s services and nothing else', async () => {
