@@ -376,6 +376,14 @@ describe('local API (Docker Engine API v1.41) over a simulated control plane', f
     assert.equal((await api('POST', `/v1.41/services/${webId}/update?version=${s2.Version.Index}&rollback=later`, s.Spec)).status, 400);
   });
 
+  it('says in Warnings that --force (ForceUpdate) restarts nothing in shoal', async () => {
+    const s = json(await api('GET', `/v1.41/services/${webId}`));
+    const r = await api('POST', `/v1.41/services/${webId}/update?version=${s.Version.Index}`, { ...s.Spec, TaskTemplate: { ...s.Spec.TaskTemplate, ForceUpdate: 1 } });
+    assert.equal(r.status, 200, r.text);
+    assert.match(json(r).Warnings[0], /ForceUpdate is not supported/);
+    assert.equal(json(await api('GET', `/v1.41/services/${webId}`)).Spec.TaskTemplate.ForceUpdate, 0);
+  });
+
   it('streams service logs in Docker\'s multiplexed format with details and timestamps', async () => {
     const r = await api('GET', `/v1.41/services/${webId}/logs?stdout=1&stderr=1&details=1&timestamps=1`);
     assert.equal(r.status, 200);
