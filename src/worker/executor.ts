@@ -2,7 +2,8 @@ import type { Clock } from '../types/clock';
 import { ShoalError } from '../types/errors';
 import { TaskState, type Task, type TaskStatus } from '../types/objects';
 import type { ContainerRuntime } from '../runtime/container-runtime';
-import type { ContainerConfig, NetworkMode } from '../runtime/container-config';
+import type { ContainerConfig, MountSpec, NetworkMode } from '../runtime/container-config';
+import type { ResourceLimits } from '../runtime/cgroups';
 import type { ContainerState } from '../runtime/container-state';
 import { decide, type AttachedContainer, type ContainerExit, type ControllerAction, type ControllerEvent } from './task-controller';
 import type { StatusReporter } from './status-reporter';
@@ -45,6 +46,22 @@ function exitOf(s: ContainerState): ContainerExit {
   return { exitCode: s.exitCode ?? -1, signal: s.exitSignal, oomKilled: s.oomKilled, error: s.error };
 }
 
+/** The runtime's mounts for a task's: a volume mount's source is the volume's name. */
+function mountsOf(task: Task): MountSpec[] {
+  return task.spec.container.mounts.map((m): MountSpec => {
+    if (m.type === 'bind') return { type: 'bind', source: m.source, target: m.target, readOnly: m.readOnly };
+    if (m.type === 'volume') return { type: 'volume', name: m.source, target: m.target, readOnly: m.readOnly };
+    return { type: 'tmpfs', target: m.target };
+  });
+}
+
+/** The task's resource limits as cgroup limits (0 means none, as in Docker). */
+function limitsOf(task: Task): ResourceLimits | undefined {
+  const l = task.spec.resources.limits;
+  const out: ResourceLimits = { ...(l.memoryBytes > 0 ? { memoryBytes: l.memoryBytes } : {}), ...(l.nanoCPUs > 0 ? { nanoCpus: l.nanoCPUs } : {}) };
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
 /** The container config of a task: the task's spec over the image's defaults. */
 export function containerConfigOf(task: Task, image: Partial<ContainerConfig>, network: NetworkMode, entrypoint?: readonly string[]): ContainerConfig {
   const c = task.spec.container;
@@ -59,6 +76,8 @@ export function containerConfigOf(task: Task, image: Partial<ContainerConfig>, n
     user: c.user !== '' ? c.user : image.user,
     hostname: c.hostname !== '' ? c.hostname : undefined,
     stopGraceMs: c.stopGraceMs > 0 ? c.stopGraceMs : DEFAULT_STOP_GRACE_MS,
+    mounts: [...(image.mounts ?? []), ...mountsOf(task)],
+    limits: limitsOf(task) ?? image.limits,
     network,
     labels: { ...(image.labels ?? {}), 'shoal.task.id': task.id, 'shoal.service.id': task.serviceId },
   };

@@ -175,6 +175,20 @@ describe('shoald as a process', function () {
     assert.deepEqual(await again.exited, { code: 0, signal: null });
   });
 
+  it('a SIGTERM while it is still starting stops it cleanly once started, with exit code 0', async () => {
+    const s = run(daemonArgs());
+    const lockFile = path.join(dataRoot, 'shoald.lock');
+    const end = Date.now() + 30_000;
+    while (!fs.existsSync(lockFile)) {
+      if (s.child.exitCode !== null || Date.now() > end) throw new Error(`shoald never took its data root:\n${s.stderr()}`);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    s.child.kill('SIGTERM');
+    assert.deepEqual(await s.exited, { code: 0, signal: null }, s.stderr());
+    assert.equal(fs.existsSync(path.join(runRoot, 'shoald.pid')), false, 'pid file left behind');
+    assert.equal(fs.existsSync(lockFile), false, 'data root lock left behind');
+  });
+
   it("after swarm init through the local API, the metrics endpoint shows this manager's Raft, tasks and its worker's session", async () => {
     const metricsPort = await freePort();
     const grpcPort = await freePort();
