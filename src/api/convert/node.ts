@@ -10,7 +10,7 @@ function capitalized(s: string): string {
 
 /** The engine labels a node's agent reports (`shoald --label`), when its description carries them. */
 export function engineLabelsOf(n: Node): Readonly<Record<string, string>> {
-  return (n.description as { labels?: Readonly<Record<string, string>> }).labels ?? {};
+  return n.description.labels ?? {};
 }
 
 /** shoal's node as Docker's Node object; `engine.version` is the shoald version reported for it. */
