@@ -382,6 +382,9 @@ describe('local API (Docker Engine API v1.41) over a simulated control plane', f
     assert.equal(r.status, 200, r.text);
     assert.match(json(r).Warnings[0], /ForceUpdate is not supported/);
     assert.equal(json(await api('GET', `/v1.41/services/${webId}`)).Spec.TaskTemplate.ForceUpdate, 0);
+    const s2 = json(await api('GET', `/v1.41/services/${webId}`));
+    const labels = await api('POST', `/v1.41/services/${webId}/update?version=${s2.Version.Index}`, { ...s2.Spec, Networks: [{ Target: 'net' }], TaskTemplate: { ...s2.Spec.TaskTemplate, ContainerSpec: { ...s2.Spec.TaskTemplate.ContainerSpec, Labels: { a: 'b' } } } });
+    assert.deepEqual(json(labels).Warnings, ['TaskTemplate.ContainerSpec.Labels is not supported by shoal and was ignored', 'Networks is not supported by shoal and was ignored']);
   });
 
   it('streams service logs in Docker\'s multiplexed format with details and timestamps', async () => {

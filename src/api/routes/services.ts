@@ -37,10 +37,25 @@ function statusCounts(s: Service, tasks: readonly Task[]): ServiceStatusCounts {
   return { RunningTasks: running, DesiredTasks: desired, CompletedTasks: completed };
 }
 
-/** Docker's --force bumps TaskTemplate.ForceUpdate; shoal's specs have no such counter, so say so rather than pretend. */
-function forceWarnings(body: unknown): string[] | null {
-  const t = (body as { TaskTemplate?: { ForceUpdate?: unknown } } | undefined)?.TaskTemplate;
-  return typeof t?.ForceUpdate === 'number' && t.ForceUpdate > 0 ? ['ForceUpdate is not supported by shoal: tasks whose spec is unchanged were not restarted'] : null;
+/** Parts of a Docker service spec shoal has no place for: non-empty ones are reported in Warnings, not silently dropped. */
+const UNSUPPORTED = ['TaskTemplate.ContainerSpec.Labels', 'TaskTemplate.ContainerSpec.Secrets', 'TaskTemplate.ContainerSpec.Configs', 'TaskTemplate.Networks', 'Networks', 'TaskTemplate.LogDriver'];
+
+/** The value at a dotted path of decoded JSON, if any. */
+function at(v: unknown, dotted: string): unknown {
+  for (const k of dotted.split('.')) v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[k] : undefined;
+  return v;
+}
+
+function nonEmpty(v: unknown): boolean {
+  return Array.isArray(v) ? v.length > 0 : typeof v === 'object' && v !== null && Object.keys(v).length > 0;
+}
+
+/** Warnings for what shoal ignores; Docker's --force bumps TaskTemplate.ForceUpdate, which shoal's specs lack. */
+function specWarnings(body: unknown): string[] | null {
+  const out = UNSUPPORTED.filter((field) => nonEmpty(at(body, field))).map((field) => `${field} is not supported by shoal and was ignored`);
+  const force = at(body, 'TaskTemplate.ForceUpdate');
+  if (typeof force === 'number' && force > 0) out.push('ForceUpdate is not supported by shoal: tasks whose spec is unchanged were not restarted');
+  return out.length > 0 ? out : null;
 }
 
 async function list(ctx: RequestContext): Promise<void> {
@@ -60,7 +75,7 @@ async function create(ctx: RequestContext): Promise<void> {
   const spec = serviceSpecFromDocker(body);
   const ops = controlOf(ctx.backend);
   const s = await withDockerFields(() => ops.createService(spec));
-  sendJson(ctx.res, 201, { ID: s.id, Warnings: forceWarnings(body) });
+  sendJson(ctx.res, 201, { ID: s.id, Warnings: specWarnings(body) });
 }
 
 async function inspect(ctx: RequestContext): Promise<void> {
@@ -81,7 +96,7 @@ async function update(ctx: RequestContext): Promise<void> {
   const ops = controlOf(ctx.backend);
   const s = await findService(ops, ctx.params[0]);
   await withDockerFields(() => ops.updateService(s.id, version, rollback === 'previous' ? null : spec, rollback === 'previous'));
-  sendJson(ctx.res, 200, { Warnings: rollback === 'previous' ? null : forceWarnings(body) });
+  sendJson(ctx.res, 200, { Warnings: rollback === 'previous' ? null : specWarnings(body) });
 }
 
 async function remove(ctx: RequestContext): Promise<void> {
