@@ -186,6 +186,12 @@ describe('the docker CLI against a real shoald', function () {
     assert.equal(slots.size, 5, 'every slot logged');
   });
 
+  it('service logs --follow streams the lines and keeps the stream open', async () => {
+    const r = await docker.run(['service', 'logs', '--follow', 'web'], 5000);
+    assert.equal(r.code, -1, `docker service logs --follow ended on its own: ${r.stderr}`);
+    assert.ok(r.stdout.trim().split('\n').length >= 5, r.stdout);
+  });
+
   it('service rm removes the service and its containers stop', async () => {
     assert.equal((await docker.ok('service', 'rm', 'web')).trim(), 'web');
     assert.deepEqual(tableRows(await docker.ok('service', 'ls')), []);
