@@ -1,24 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BridgeNetwork } from '../../src/runtime/bridge-network';
-import { detectCgroupLayout } from '../../src/runtime/cgroups';
 import { buildBusyboxImage } from '../runtime/fixtures/busybox-image';
 import { DockerCli, tableRows } from './docker-client';
-
-const shoaldMain = path.resolve(__dirname, '../../src/daemon/main.js');
-
-/** A loopback TCP port nothing listens on now. */
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
+import { ShoaldProcess } from './shoald-process';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -28,72 +14,23 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  */
 describe('the docker CLI against a real shoald', function () {
   this.timeout(600_000);
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-api-dockercli-'));
-  const dataRoot = path.join(root, 'data');
-  const runRoot = path.join(root, 'run');
-  const socketPath = path.join(runRoot, 'shoal.sock');
-  const bridgeName = `shapi${process.pid % 100000}`;
-  const bridgeSubnet = `10.236.${process.pid % 250}.0/24`;
-  const cgroupParent = `shoal-test-api-${process.pid}`;
-  let shoald: ChildProcess | undefined;
-  let exited: Promise<unknown> = Promise.resolve();
-  let stderr = '';
+  const shoald = new ShoaldProcess(0);
   let docker: DockerCli;
   let grpcPort = 0;
   let nodeId = '';
   const images: string[] = [];
 
-  before(async function () {
-    if (process.getuid?.() !== 0) throw new Error('the docker CLI test runs shoald with real containers (namespaces, cgroups, a bridge): run it as root');
-    grpcPort = await freePort();
-    shoald = spawn(process.execPath, [shoaldMain, '--data-root', dataRoot, '--exec-root', runRoot, '--host', `unix://${socketPath}`,
-      '--bridge', bridgeName, '--bridge-subnet', bridgeSubnet, '--cgroup-parent', cgroupParent,
-      '--listen-addr', `127.0.0.1:${grpcPort}`, '--advertise-addr', `127.0.0.1:${grpcPort}`], { stdio: ['ignore', 'ignore', 'pipe'] });
-    shoald.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    exited = new Promise((resolve) => shoald!.once('exit', resolve));
-    const end = Date.now() + 60_000;
-    while (!stderr.includes('"msg":"shoald ready"')) {
-      if (shoald.exitCode !== null) throw new Error(`shoald exited with ${shoald.exitCode} before it was ready:\n${stderr}`);
-      if (Date.now() > end) throw new Error(`shoald was not ready within 60 s:\n${stderr}`);
-      await sleep(50);
-    }
-    docker = new DockerCli(socketPath);
+  before(async () => {
+    await shoald.start();
+    grpcPort = shoald.grpcPort;
+    docker = new DockerCli(shoald.socketPath);
     for (const reference of ['busybox:latest', 'busybox:v2']) images.push((await buildBusyboxImage({ reference })).dir);
   });
 
   after(async () => {
-    if (shoald !== undefined && shoald.exitCode === null && shoald.signalCode === null) {
-      shoald.kill('SIGTERM');
-      const t = setTimeout(() => shoald?.kill('SIGKILL'), 20_000);
-      await exited;
-      clearTimeout(t);
-    }
-    // Containers outlive shoald by design: end whatever is left in this test's cgroups, then the shim server.
-    const layout = detectCgroupLayout();
-    const dirs = layout.version === 1 ? ['memory', 'cpu', 'cpuacct', 'pids', 'devices'].map((c) => path.join(layout.root, c, cgroupParent)) : [path.join(layout.root, cgroupParent)];
-    for (const d of dirs) {
-      for (const sub of fs.existsSync(d) ? fs.readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()) : []) {
-        const procs = path.join(d, sub.name, layout.version === 1 ? 'tasks' : 'cgroup.procs');
-        for (const pid of (fs.existsSync(procs) ? fs.readFileSync(procs, 'utf8') : '').split('\n').filter((l) => l !== '')) {
-          try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ }
-        }
-      }
-    }
-    try {
-      const pid = Number(fs.readFileSync(path.join(dataRoot, 'shim.sock.pid'), 'utf8'));
-      if (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dataRoot)) process.kill(pid, 'SIGTERM');
-    } catch { /* not running */ }
-    await sleep(300);
-    for (const d of dirs) {
-      for (const sub of fs.existsSync(d) ? fs.readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()) : []) {
-        try { fs.rmdirSync(path.join(d, sub.name)); } catch { /* busy or gone */ }
-      }
-      try { fs.rmdirSync(d); } catch { /* gone */ }
-    }
-    await new BridgeNetwork({ name: bridgeName, subnet: bridgeSubnet, enableForwarding: false }).destroy();
+    await shoald.cleanup();
     docker?.cleanup();
     for (const d of images) fs.rmSync(d, { recursive: true, force: true });
-    fs.rmSync(root, { recursive: true, force: true });
   });
 
   it('docker load puts the busybox images into shoald\'s image store', async () => {
