@@ -288,6 +288,9 @@ describe('local API (Docker Engine API v1.41) over a simulated control plane', f
       assert.equal(r.status, 400, `${JSON.stringify(body)} -> ${r.text}`);
       assert.match(json(r).message, re);
     }
+    const form = await call(sock, 'POST', '/v1.41/services/create', JSON.stringify(spec), { 'Content-Type': 'text/plain' });
+    assert.equal(form.status, 400);
+    assert.equal(json(form).message, "unsupported Content-Type header (text/plain): must be 'application/json'");
     const dup = await api('POST', '/v1.41/services/create', spec);
     assert.equal(dup.status, 409, dup.text);
     assert.equal((json(await api('GET', '/v1.41/services')) as unknown as J[]).length, before);
