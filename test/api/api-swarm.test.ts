@@ -132,6 +132,7 @@ describe('local API (Docker Engine API v1.41) over a simulated control plane', f
     const r = await api('POST', '/v1.41/swarm/init', { ListenAddr: '0.0.0.0:2377', AdvertiseAddr: '', ForceNewCluster: false, Spec: { Orchestration: { TaskHistoryRetentionLimit: 3 } } });
     assert.equal(r.status, 200, r.text);
     selfId = r.json as string;
+    assert.equal(b.lastInit?.listenAddr, '', "the docker CLI's default listen address leaves shoald's --listen-addr in charge");
     assert.match(selfId, /^[0-9a-z]{25}$/);
     const info = json(await api('GET', '/v1.41/info'));
     assert.equal(info.Swarm.NodeID, selfId);
