@@ -36,6 +36,8 @@ interface ValueFlag {
   readonly flag: string;
   readonly field: Field;
   readonly help: string;
+  /** The value's name in --help. */
+  readonly arg: string;
   readonly parse: (v: string, flag: string) => string;
 }
 
@@ -44,17 +46,17 @@ const socketPathBytesMax = 107;
 const logLevels = ['debug', 'info', 'warn', 'error'] as const;
 
 const valueFlags: readonly ValueFlag[] = [
-  { flag: 'data-root', field: 'dataRoot', help: 'where shoal keeps its state (default /var/lib/shoal)', parse: parsePath },
-  { flag: 'exec-root', field: 'runRoot', help: 'where the pid file and runtime state live (default /run/shoal)', parse: parsePath },
-  { flag: 'host', field: 'socketPath', help: 'the local API socket, unix:///path or a path (default unix:///run/shoal/shoal.sock)', parse: parseHost },
-  { flag: 'listen-addr', field: 'listenAddr', help: 'host:port of the cluster gRPC server (default 0.0.0.0:2377)', parse: (v, f) => parseHostPort(v, f, true) },
-  { flag: 'advertise-addr', field: 'advertiseAddr', help: 'host[:port] other nodes reach this one at (default: derived)', parse: (v, f) => (v === '' ? '' : parseHostPort(v, f, false)) },
-  { flag: 'metrics-addr', field: 'metricsAddr', help: 'host:port of the Prometheus endpoint (default: off)', parse: (v, f) => (v === '' ? '' : parseHostPort(v, f, true)) },
-  { flag: 'log-level', field: 'logLevel', help: 'debug, info, warn or error (default info)', parse: parseLogLevel },
-  { flag: 'events-nats', field: 'eventsNats', help: 'publish cluster events to NATS at nats://host:port (default: off)', parse: parseNatsUrl },
-  { flag: 'bridge', field: 'bridgeName', help: "the containers' bridge interface (default shoal0)", parse: parseIfname },
-  { flag: 'bridge-subnet', field: 'bridgeSubnet', help: "the bridge's IPv4 subnet, a CIDR with a prefix of 16 to 29 (default 10.88.0.0/16)", parse: parseCidr },
-  { flag: 'cgroup-parent', field: 'cgroupParent', help: 'parent cgroup of every container (default shoal)', parse: parseCgroupParent },
+  { flag: 'data-root', arg: 'DIR', field: 'dataRoot', help: 'where shoal keeps its state (default /var/lib/shoal)', parse: parsePath },
+  { flag: 'exec-root', arg: 'DIR', field: 'runRoot', help: 'where the pid file and runtime state live (default /run/shoal)', parse: parsePath },
+  { flag: 'host', arg: 'URL', field: 'socketPath', help: 'the local API socket, unix:///path or a path (default unix:///run/shoal/shoal.sock)', parse: parseHost },
+  { flag: 'listen-addr', arg: 'HOST:PORT', field: 'listenAddr', help: 'host:port of the cluster gRPC server (default 0.0.0.0:2377)', parse: (v, f) => parseHostPort(v, f, true) },
+  { flag: 'advertise-addr', arg: 'HOST[:PORT]', field: 'advertiseAddr', help: 'host[:port] other nodes reach this one at (default: derived)', parse: (v, f) => (v === '' ? '' : parseHostPort(v, f, false)) },
+  { flag: 'metrics-addr', arg: 'HOST:PORT', field: 'metricsAddr', help: 'host:port of the Prometheus endpoint (default: off)', parse: (v, f) => (v === '' ? '' : parseHostPort(v, f, true)) },
+  { flag: 'log-level', arg: 'LEVEL', field: 'logLevel', help: 'debug, info, warn or error (default info)', parse: parseLogLevel },
+  { flag: 'events-nats', arg: 'URL', field: 'eventsNats', help: 'publish cluster events to NATS at nats://host:port (default: off)', parse: parseNatsUrl },
+  { flag: 'bridge', arg: 'NAME', field: 'bridgeName', help: "the containers' bridge interface (default shoal0)", parse: parseIfname },
+  { flag: 'bridge-subnet', arg: 'CIDR', field: 'bridgeSubnet', help: "the bridge's IPv4 subnet, a CIDR with a prefix of 16 to 29 (default 10.88.0.0/16)", parse: parseCidr },
+  { flag: 'cgroup-parent', arg: 'PATH', field: 'cgroupParent', help: 'parent cgroup of every container (default shoal)', parse: parseCgroupParent },
 ];
 const byFlag = new Map(valueFlags.map((f) => [f.flag, f]));
 
@@ -117,7 +119,7 @@ export function parseDaemonCommand(argv: readonly string[], env: DaemonEnv = {})
 /** shoald --help. */
 export function daemonUsage(): string {
   const rows: [string, string][] = [
-    ...valueFlags.map((f): [string, string] => [`--${f.flag} ${f.flag === 'host' ? 'URL' : 'VALUE'}`, f.help]),
+    ...valueFlags.map((f): [string, string] => [`--${f.flag} ${f.arg}`, f.help]),
     ['--label k=v', "this node's engine labels (repeatable)"],
     ['--config FILE', 'JSON or YAML file with the same settings (flags win; also $SHOALD_CONFIG)'],
     ['--help', 'print this help'],

@@ -40,6 +40,8 @@ async function main(argv: readonly string[]): Promise<void> {
   const running: Running = {};
   process.on('uncaughtException', (err) => { releaseLock(running); fatal(err, logger); });
   process.on('unhandledRejection', (err) => { releaseLock(running); fatal(err, logger); });
+  // Installed before starting: a signal during startup stops the daemon once it has started.
+  const signals = handleSignals(running, logger);
   try {
     await start(cfg, logger, running);
   } catch (err) {
@@ -47,7 +49,7 @@ async function main(argv: readonly string[]): Promise<void> {
     fatal(err, logger);
   }
   logger.info({ socket: cfg.socketPath, dataRoot: cfg.dataRoot, pid: process.pid, version: packageVersion(), metrics: running.metricsServer === undefined ? undefined : `http://${cfg.metricsAddr}/metrics` }, 'shoald ready');
-  handleSignals(running, logger);
+  signals.started();
 }
 
 async function start(cfg: DaemonConfig, logger: ShoaldLogger, running: Running): Promise<void> {
@@ -67,26 +69,38 @@ async function start(cfg: DaemonConfig, logger: ShoaldLogger, running: Running):
   running.api = api;
 }
 
-function handleSignals(running: Running, logger: ShoaldLogger): void {
-  let stopping = false;
+/**
+ * SIGTERM/SIGINT: a clean stop (exit 0), deferred until startup has finished; a second signal
+ * exits at once (exit 1), leaving containers to their monitors and the lock to die with us.
+ */
+function handleSignals(running: Running, logger: ShoaldLogger): { started(): void } {
+  let pending: NodeJS.Signals | undefined;
+  let isStarted = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    logger.info({ signal }, 'shoald stopping');
+    stopAll(running, logger).then(
+      () => process.exit(0),
+      (err: unknown) => fatal(err, logger),
+    );
+  };
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (stopping) {
+    if (pending !== undefined) {
       logger.warn({ signal }, 'second signal: exiting without a clean shutdown');
       releaseLock(running);
       process.exit(1);
     }
-    stopping = true;
-    logger.info({ signal }, 'shoald stopping');
-    stopAll(running, logger).then(
-      () => {
-        logger.info('shoald stopped');
-        process.exit(0);
-      },
-      (err: unknown) => fatal(err, logger),
-    );
+    pending = signal;
+    if (isStarted) stop(signal);
+    else logger.info({ signal }, 'shoald will stop once started');
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  return {
+    started() {
+      isStarted = true;
+      if (pending !== undefined) stop(pending);
+    },
+  };
 }
 
 /** Stops what started, newest first; each part's failure is logged and the rest still stop. */

@@ -39,6 +39,27 @@ function get(target: { socketPath: string } | { port: number }, urlPath: string)
   });
 }
 
+/** POST a JSON body over a unix socket. */
+function post(socketPath: string, urlPath: string, body: unknown): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const data = JSON.stringify(body);
+    const req = http.request({ socketPath, path: urlPath, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => { text += d; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+/** One sample's value in a Prometheus scrape. */
+function metric(body: string, series: string): number | undefined {
+  const line = body.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
 /** The JSON log lines of a shoald's stderr. */
 function logLines(stderr: string): Record<string, unknown>[] {
   return stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -152,5 +173,45 @@ describe('shoald as a process', function () {
     await ready(again);
     again.child.kill('SIGINT');
     assert.deepEqual(await again.exited, { code: 0, signal: null });
+  });
+
+  it('a SIGTERM while it is still starting stops it cleanly once started, with exit code 0', async () => {
+    const s = run(daemonArgs());
+    const lockFile = path.join(dataRoot, 'shoald.lock');
+    const end = Date.now() + 30_000;
+    while (!fs.existsSync(lockFile)) {
+      if (s.child.exitCode !== null || Date.now() > end) throw new Error(`shoald never took its data root:\n${s.stderr()}`);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    s.child.kill('SIGTERM');
+    assert.deepEqual(await s.exited, { code: 0, signal: null }, s.stderr());
+    assert.equal(fs.existsSync(path.join(runRoot, 'shoald.pid')), false, 'pid file left behind');
+    assert.equal(fs.existsSync(lockFile), false, 'data root lock left behind');
+  });
+
+  it("after swarm init through the local API, the metrics endpoint shows this manager's Raft, tasks and its worker's session", async () => {
+    const metricsPort = await freePort();
+    const grpcPort = await freePort();
+    const s = run(daemonArgs(['--metrics-addr', `127.0.0.1:${metricsPort}`, '--listen-addr', `127.0.0.1:${grpcPort}`, '--advertise-addr', `127.0.0.1:${grpcPort}`]));
+    await ready(s);
+    const before = (await get({ port: metricsPort }, '/metrics')).body;
+    assert.equal(metric(before, 'shoal_raft_term'), 0);
+    const init = await post(socketPath, '/v1.41/swarm/init', { ListenAddr: `127.0.0.1:${grpcPort}`, AdvertiseAddr: `127.0.0.1:${grpcPort}` });
+    assert.equal(init.status, 200, init.body);
+    const end = Date.now() + 30_000;
+    let body = '';
+    for (;;) {
+      body = (await get({ port: metricsPort }, '/metrics')).body;
+      if (metric(body, 'shoal_raft_is_leader') === 1 && metric(body, 'shoal_dispatcher_sessions') === 1) break;
+      if (Date.now() > end) throw new Error(`the manager's metrics did not show a leader with one worker session:\n${body.split('\n').filter((l) => l.startsWith('shoal_')).join('\n')}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.ok(metric(body, 'shoal_raft_term')! >= 1);
+    assert.ok(metric(body, 'shoal_raft_applied_index')! >= 1);
+    assert.ok(metric(body, 'shoal_raft_leader_changes_total')! >= 1);
+    assert.ok(metric(body, 'shoal_raft_proposals_total')! >= 1, 'the init and the node registration were proposals');
+    assert.equal(metric(body, 'shoal_tasks{state="running"}'), 0);
+    s.child.kill('SIGTERM');
+    assert.deepEqual(await s.exited, { code: 0, signal: null });
   });
 });
