@@ -132,6 +132,7 @@ describe('local API (Docker Engine API v1.41) over a simulated control plane', f
     const r = await api('POST', '/v1.41/swarm/init', { ListenAddr: '0.0.0.0:2377', AdvertiseAddr: '', ForceNewCluster: false, Spec: { Orchestration: { TaskHistoryRetentionLimit: 3 } } });
     assert.equal(r.status, 200, r.text);
     selfId = r.json as string;
+    assert.equal(b.lastInit?.listenAddr, '', "the docker CLI's default listen address leaves shoald's --listen-addr in charge");
     assert.match(selfId, /^[0-9a-z]{25}$/);
     const info = json(await api('GET', '/v1.41/info'));
     assert.equal(info.Swarm.NodeID, selfId);
@@ -288,6 +289,9 @@ describe('local API (Docker Engine API v1.41) over a simulated control plane', f
       assert.equal(r.status, 400, `${JSON.stringify(body)} -> ${r.text}`);
       assert.match(json(r).message, re);
     }
+    const form = await call(sock, 'POST', '/v1.41/services/create', JSON.stringify(spec), { 'Content-Type': 'text/plain' });
+    assert.equal(form.status, 400);
+    assert.equal(json(form).message, "unsupported Content-Type header (text/plain): must be 'application/json'");
     const dup = await api('POST', '/v1.41/services/create', spec);
     assert.equal(dup.status, 409, dup.text);
     assert.equal((json(await api('GET', '/v1.41/services')) as unknown as J[]).length, before);
@@ -374,6 +378,17 @@ describe('local API (Docker Engine API v1.41) over a simulated control plane', f
     assert.ok(['manually requested rollback', 'rollback completed'].includes(s2.UpdateStatus.Message as string));
     await until(async () => json(await api('GET', `/v1.41/services/${webId}`)).UpdateStatus.State === 'rollback_completed', 'the rollback to complete');
     assert.equal((await api('POST', `/v1.41/services/${webId}/update?version=${s2.Version.Index}&rollback=later`, s.Spec)).status, 400);
+  });
+
+  it('says in Warnings that --force (ForceUpdate) restarts nothing in shoal', async () => {
+    const s = json(await api('GET', `/v1.41/services/${webId}`));
+    const r = await api('POST', `/v1.41/services/${webId}/update?version=${s.Version.Index}`, { ...s.Spec, TaskTemplate: { ...s.Spec.TaskTemplate, ForceUpdate: 1 } });
+    assert.equal(r.status, 200, r.text);
+    assert.match(json(r).Warnings[0], /ForceUpdate is not supported/);
+    assert.equal(json(await api('GET', `/v1.41/services/${webId}`)).Spec.TaskTemplate.ForceUpdate, 0);
+    const s2 = json(await api('GET', `/v1.41/services/${webId}`));
+    const labels = await api('POST', `/v1.41/services/${webId}/update?version=${s2.Version.Index}`, { ...s2.Spec, Networks: [{ Target: 'net' }], TaskTemplate: { ...s2.Spec.TaskTemplate, ContainerSpec: { ...s2.Spec.TaskTemplate.ContainerSpec, Labels: { a: 'b' } } } });
+    assert.deepEqual(json(labels).Warnings, ['TaskTemplate.ContainerSpec.Labels is not supported by shoal and was ignored', 'Networks is not supported by shoal and was ignored']);
   });
 
   it('streams service logs in Docker\'s multiplexed format with details and timestamps', async () => {

@@ -67,9 +67,12 @@ async function logs(ctx: RequestContext): Promise<void> {
   const c = ctx.backend.containers;
   const s = await summaryOf(c, ctx.params[0]);
   const it = c.containerLogs(s.id, { follow: q.follow, ...(q.tail !== undefined ? { tail: q.tail } : {}), ...(q.sinceMs !== undefined ? { sinceMs: q.sinceMs } : {}) })[Symbol.asyncIterator]();
-  let next = await it.next();
-  startStream(ctx.res, 'application/vnd.docker.raw-stream');
   try {
+    // Without follow the first line (or the end) comes before the headers, so a failure is still a proper
+    // error answer; with follow the headers go at once, as a quiet task may print nothing for long.
+    if (q.follow) startStream(ctx.res, 'application/vnd.docker.raw-stream');
+    let next = await it.next();
+    if (!q.follow) startStream(ctx.res, 'application/vnd.docker.raw-stream');
     while (next.done !== true && !ctx.signal.aborted) {
       const f = logFrame(next.value, { ...q, details: false }, {});
       if (f !== undefined) await writeChunk(ctx.res, f, ctx.signal);
