@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { connect, nanos, type NatsConnection } from 'nats';
 import { compareEvents, type ShoalEvent } from '../../src/events/event';
 import { parseEventId } from '../../src/events/nats-publisher';
+import { DockerCli } from '../api/docker-client';
 import { buildBusyboxImage } from '../runtime/fixtures/busybox-image';
 import { NatsServer, eventually, sleep } from './nats-server';
 import { ShoaldSet, type Shoald } from './shoald-proc';
@@ -131,6 +134,27 @@ function dockerEvents(text: string): DockerEventJson[] {
   return text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as DockerEventJson);
 }
 
+/** `/events` from the start until now with Docker's filters (swarm scope only: the bus, not this host's container events). */
+async function busEvents(s: Shoald, filters: Record<string, string[]> = {}): Promise<DockerEventJson[]> {
+  const q = encodeURIComponent(JSON.stringify({ scope: ['swarm'], ...filters }));
+  const r = await s.api('GET', `/v1.41/events?since=0&until=${Math.ceil(Date.now() / 1000) + 1}&filters=${q}`);
+  assert.equal(r.status, 200, r.text);
+  return dockerEvents(r.text);
+}
+
+/** The CLI's entry point, as installed (`shoal`). */
+const shoalCli = path.resolve(__dirname, '../../src/cli/main.js');
+
+/** Runs `shoal ARGS` against a shoald; resolves with its exit code and output. */
+function shoal(s: Shoald, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [shoalCli, '-H', `unix://${s.socketPath}`, ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
+      if (err !== null && typeof err.code !== 'number') return reject(new Error(`shoal ${args.join(" ")}: ${err.message}`));
+      resolve({ code: err === null ? 0 : (err.code as number), stdout, stderr });
+    });
+  });
+}
+
 interface DockerNode { ID: string; Status: { State: string }; ManagerStatus?: { Leader?: boolean; Reachability: string; Addr: string } }
 
 async function waitForNodes(s: Shoald, cond: (ns: DockerNode[]) => boolean, maxMs = 60_000): Promise<DockerNode[]> {
@@ -251,13 +275,30 @@ describe('cluster events through shoald and NATS', function () {
     }
 
     // The local API replays the same bus: every event, same ids, in Docker's shape.
-    const now = Math.ceil(Date.now() / 1000) + 1;
-    const all = dockerEvents((await m1.api('GET', `/v1.41/events?since=0&until=${now}`)).text);
+    const all = await busEvents(m1);
     assert.deepEqual(all.map((d) => d.Actor.Attributes['shoal.event.id']), got.map((r) => r.id), '/events and NATS carry the same events');
-    const services = dockerEvents((await m1.api('GET', `/v1.41/events?since=0&until=${now}&filters=${encodeURIComponent(JSON.stringify({ type: ['service'] }))}`)).text);
-    assert.deepEqual(services.map((d) => [d.Type, d.Action, d.Actor.ID, d.Actor.Attributes.name, d.scope]), ['create', 'update', 'remove'].map((a) => ['service', a, svcId, 'web', 'swarm']));
+    const services = dockerEvents((await m1.api('GET', `/v1.41/events?since=0&until=${Math.ceil(Date.now() / 1000) + 1}&filters=${encodeURIComponent(JSON.stringify({ type: ['service'] }))}`)).text);
+    const serviceRows = ['create', 'update', 'remove'].map((a) => ['service', a, svcId, 'web', 'swarm']);
+    assert.deepEqual(services.map((d) => [d.Type, d.Action, d.Actor.ID, d.Actor.Attributes.name, d.scope]), serviceRows);
     const first = got.find((r) => r.event.type === 'service')!.event;
     assert.deepEqual([services[0].time, services[0].timeNano], [Math.floor(first.time / 1000), Math.floor(first.time) * 1_000_000]);
+
+    // `shoal events` and the docker client print the same, from the same stream.
+    const until = String(Math.ceil(Date.now() / 1000) + 1);
+    const cli = await shoal(m1, ['events', '--since', '0', '--until', until, '--filter', 'type=service', '--format', 'json']);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.deepEqual(dockerEvents(cli.stdout), services, 'shoal events --format json prints the API\'s events');
+    const human = await shoal(m1, ['events', '--since', '0', '--until', until, '--filter', 'type=service']);
+    assert.deepEqual(human.stdout.trim().split('\n').map((l) => l.split(' ').slice(1, 4)), serviceRows.map((r) => r.slice(0, 3)));
+    const docker = new DockerCli(m1.socketPath);
+    try {
+      const out = await docker.ok('events', '--since', '0', '--until', until, '--filter', 'type=service', '--format', '{{json .}}');
+      assert.deepEqual(dockerEvents(out).map((d) => [d.Type, d.Action, d.Actor.ID, d.Actor.Attributes.name, d.scope]), serviceRows, 'docker events shows the service\'s life');
+      const tasks = await docker.ok('events', '--since', '0', '--until', until, '--filter', 'type=task', '--filter', 'event=shutdown', '--format', '{{.Actor.Attributes.slot}} {{.Actor.Attributes.exitCode}}');
+      assert.deepEqual(tasks.trim().split('\n').sort(), ['1 137', '2 137', '3 137']);
+    } finally {
+      docker.cleanup();
+    }
 
     // The publisher's counters at /metrics.
     const metrics = await m1.metrics();
@@ -297,7 +338,7 @@ describe('cluster events through shoald and NATS', function () {
     const unique = consumer.unique();
     assertCommitOrder(unique);
     // What the new leader committed, as its own bus (and /events) has it.
-    const history = dockerEvents((await leader.api('GET', `/v1.41/events?since=0&until=${Math.ceil(Date.now() / 1000) + 1}`)).text).map((d) => d.Actor.Attributes['shoal.event.id']);
+    const history = (await busEvents(leader)).map((d) => d.Actor.Attributes['shoal.event.id']);
     console.log(`      ${consumer.received.length} messages, ${unique.length} distinct ids; the new leader's bus holds ${history.length} events from ${history[0]}`);
     assert.deepEqual(unique.map((r) => r.id), history, 'every committed change exactly once, in commit order');
     for (const r of unique) assert.equal(r.subject, `shoal.${cid}.${r.event.type}.${r.event.action}`);
@@ -325,7 +366,7 @@ describe('cluster events through shoald and NATS', function () {
     await m1.ok('POST', '/v1.41/swarm/init', { ListenAddr: m1.addr, AdvertiseAddr: m1.addr });
     const { ID: svcId } = (await m1.ok('POST', '/v1.41/services/create', serviceSpec('db', 1))) as { ID: string };
     await waitRunning(m1, svcId, 1);
-    const allIds = async (): Promise<string[]> => dockerEvents((await m1.api('GET', `/v1.41/events?since=0&until=${Math.ceil(Date.now() / 1000) + 1}`)).text).map((d) => d.Actor.Attributes['shoal.event.id']);
+    const allIds = async (): Promise<string[]> => (await busEvents(m1)).map((d) => d.Actor.Attributes['shoal.event.id']);
     await consumer.quiet();
     const before = await allIds();
     assert.deepEqual(consumer.received.map((r) => r.id), before);
