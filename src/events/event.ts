@@ -105,7 +105,9 @@ function nodeEvent(before: Node | undefined, after: Node | undefined): { type: E
     const action = after.status.state === 'ready' ? 'ready' : after.status.state === 'down' ? 'down' : after.status.state;
     return { type: 'node', action, attributes: { ...attributes, 'state.old': before.status.state } };
   }
-  return { type: 'node', action: 'update', attributes };
+  // Which parts of the node changed (e.g. a new description from its agent, a manager status).
+  const parts = (['spec', 'description', 'status', 'managerStatus'] as const).filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
+  return { type: 'node', action: 'update', attributes: { ...attributes, changed: parts.join(',') } };
 }
 
 function clusterEvent(before: Cluster | undefined, after: Cluster | undefined): { action: string; attributes: Record<string, string> } {

@@ -8,7 +8,7 @@ import { parseEventId } from '../../src/events/nats-publisher';
 import { DockerCli } from '../api/docker-client';
 import { buildBusyboxImage } from '../runtime/fixtures/busybox-image';
 import { NatsServer, eventually, sleep } from './nats-server';
-import { ShoaldSet, type Shoald } from './shoald-proc';
+import { NatsRelay, ShoaldSet, type Shoald } from './shoald-proc';
 
 /** One message as a NATS consumer saw it. */
 interface Received { subject: string; id: string; event: ShoalEvent }
@@ -194,6 +194,7 @@ describe('cluster events through shoald and NATS', function () {
   let set: ShoaldSet | undefined;
   let consumer: Consumer | undefined;
   let image: { dir: string; tarball: string } | undefined;
+  const relays: NatsRelay[] = [];
 
   before(async () => {
     if (process.getuid?.() !== 0) throw new Error('these tests run shoald with real containers (namespaces, cgroups, a bridge): run them as root');
@@ -209,6 +210,7 @@ describe('cluster events through shoald and NATS', function () {
       for (const s of set.all) console.log(`--- ${s.name} log (tail)\n${s.stderr.split('\n').slice(-40).join('\n')}`);
     }
     await consumer?.close();
+    for (const r of relays.splice(0)) await r.close();
     const problems = (await set?.cleanup()) ?? [];
     await nats?.close();
     consumer = undefined;
@@ -312,7 +314,12 @@ describe('cluster events through shoald and NATS', function () {
     consumer = await Consumer.start(nats.url);
     set = new ShoaldSet();
     const ms: Shoald[] = [];
-    for (const name of ['m1', 'm2', 'm3']) ms.push(await set.add(name, ['--events-nats', nats.url]));
+    // Each manager reaches NATS through its own relay, so the test can cut one manager off.
+    for (const name of ['m1', 'm2', 'm3']) {
+      const relay = await NatsRelay.start(nats.port);
+      relays.push(relay);
+      ms.push(await set.add(name, ['--events-nats', relay.url]));
+    }
     await Promise.all(ms.map(async (m) => { await m.start(); await loadBusybox(m, image!.tarball); }));
     const [m1, m2, m3] = ms;
     await m1.ok('POST', '/v1.41/swarm/init', { ListenAddr: m1.addr, AdvertiseAddr: m1.addr });
@@ -326,19 +333,27 @@ describe('cluster events through shoald and NATS', function () {
 
     const { ID: svcId } = (await m1.ok('POST', '/v1.41/services/create', serviceSpec('api', 3))) as { ID: string };
     await waitRunning(m1, svcId, 3);
-    // The scale is committed, then the leader dies while its orchestrator and scheduler act on it.
+    await eventuallyAsync(async () => JSON.stringify(consumer!.received.map((r) => r.id)) === JSON.stringify((await busEvents(m1)).map((d) => d.Actor.Attributes['shoal.event.id'])), 'every event so far on NATS');
+    const publishedBefore = consumer.received.length;
+    // The leader loses NATS (it does not know: its connection stays open), commits the scale and
+    // what its orchestrator and scheduler do about it, and dies: those changes reach NATS only
+    // if the new leader publishes them.
+    relays[0].cut();
     await scale(m1, svcId, 9);
+    await eventuallyAsync(async () => (await busEvents(m2, { type: ['task'], event: ['assigned'] })).length >= 9, 'the scale\'s tasks assigned, as a follower applied it', 30_000);
     await m1.stop('SIGKILL');
+    assert.equal(consumer.received.length, publishedBefore, 'nothing reached NATS from the cut-off leader');
     const survivors = await waitForNodes(m2, (ns) => ns.some((n) => n.ManagerStatus?.Leader === true && n.ID !== oldLeaderId), 60_000);
     const newLeaderId = survivors.find((n) => n.ManagerStatus!.Leader)!.ID;
     const leader = newLeaderId === byAddr.get(m2.addr) ? m2 : m3;
     await waitRunning(leader, svcId, 9, 120_000);
-    await consumer.quiet(2000, 60_000);
-
-    const unique = consumer.unique();
-    assertCommitOrder(unique);
-    // What the new leader committed, as its own bus (and /events) has it.
+    await eventually(() => consumer!.received.some((r) => r.event.type === 'cluster' && r.event.action === 'leader-change'), 'the leader change on NATS', 60_000);
+    // What the new leader committed, as its own bus (and /events) has it; the managers' status
+    // updates go on, so NATS is compared with it up to there.
     const history = (await busEvents(leader)).map((d) => d.Actor.Attributes['shoal.event.id']);
+    await eventually(() => consumer!.unique().length >= history.length, `${history.length} distinct events on NATS`, 30_000);
+    const unique = consumer.unique().slice(0, history.length);
+    assertCommitOrder(consumer.unique());
     console.log(`      ${consumer.received.length} messages, ${unique.length} distinct ids; the new leader's bus holds ${history.length} events from ${history[0]}`);
     assert.deepEqual(unique.map((r) => r.id), history, 'every committed change exactly once, in commit order');
     for (const r of unique) assert.equal(r.subject, `shoal.${cid}.${r.event.type}.${r.event.action}`);
@@ -347,6 +362,8 @@ describe('cluster events through shoald and NATS', function () {
     const scaled = unique.filter((r) => r.event.type === 'service' && r.event.action === 'update');
     assert.deepEqual(scaled.map((r) => r.event.attributes.replicas), ['9']);
     assert.ok(compareEvents(scaled[0].event, changes[0].event) < 0, 'the scale was committed under the old leader');
+    const assignedAfterCut = unique.filter((r) => r.event.type === 'task' && r.event.action === 'assigned' && compareEvents(r.event, changes[0].event) < 0).length;
+    assert.ok(assignedAfterCut >= 9, `${assignedAfterCut} task assignments the old leader committed reached NATS through the new leader`);
     const lines = consumer.received.map((r) => compact(cid, r));
     fs.writeFileSync(LEADER_CHANGE_FILE, `cluster ${cid}, old leader ${oldLeaderId}, new leader ${newLeaderId}, service ${svcId}; ${consumer.received.length} messages, ${unique.length} distinct\n${lines.join('\n')}\n`);
     console.log(`      captured from NATS (${LEADER_CHANGE_FILE}):\n${lines.map((l) => `        ${l}`).join('\n')}`);

@@ -172,3 +172,54 @@ export class ShoaldSet {
     return problems;
   }
 }
+
+/**
+ * A loopback TCP relay in front of nats-server for one shoald: cut() holds back everything that
+ * shoald sends from then on (its connection stays open, so it believes it is publishing), as a
+ * network fault between that manager and NATS would.
+ */
+export class NatsRelay {
+  private readonly server: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+  private isCut = false;
+
+  private constructor(readonly port: number, server: net.Server) {
+    this.server = server;
+  }
+
+  get url(): string {
+    return `nats://127.0.0.1:${this.port}`;
+  }
+
+  static async start(upstreamPort: number): Promise<NatsRelay> {
+    const server = net.createServer();
+    const port = await new Promise<number>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port));
+    });
+    const relay = new NatsRelay(port, server);
+    server.on('connection', (down) => relay.relay(down, upstreamPort));
+    return relay;
+  }
+
+  private relay(down: net.Socket, upstreamPort: number): void {
+    const up = net.connect(upstreamPort, '127.0.0.1');
+    for (const s of [down, up]) {
+      this.sockets.add(s);
+      s.on('close', () => { this.sockets.delete(s); (s === down ? up : down).destroy(); });
+      s.on('error', () => s.destroy());
+    }
+    down.on('data', (d: Buffer) => { if (!this.isCut) up.write(d); });
+    up.on('data', (d: Buffer) => { if (!this.isCut) down.write(d); });
+  }
+
+  /** From now on nothing passes, either way; the connections stay open. */
+  cut(): void {
+    this.isCut = true;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise((r) => this.server.close(r));
+  }
+}
