@@ -285,7 +285,7 @@ export class ManagerParts {
         url: this.o.eventsNats, bus: this.bus, log: this.log,
         clusterId: () => this.store.view.cluster()?.id,
         bufferMax: this.o.eventsNatsBuffer,
-        logger: (msg) => this.o.logger.info(msg),
+        logger: (msg, level) => (level === 'warn' ? this.o.logger.warn(msg) : this.o.logger.info(msg)),
       });
       this.nats.start();
       this.o.metrics?.attachNats?.(this.nats);

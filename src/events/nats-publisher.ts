@@ -15,7 +15,8 @@ export interface NatsPublisherOptions {
   readonly clusterId: () => string | undefined;
   /** Events kept while NATS is unreachable or slow; older unpublished ones are dropped (and counted). */
   readonly bufferMax?: number;
-  readonly logger?: (msg: string) => void;
+  /** Where the publisher reports; 'warn' for events lost (the buffer overflowed). */
+  readonly logger?: (msg: string, level?: 'info' | 'warn') => void;
   /** Delay between reconnect attempts (ms). */
   readonly reconnectWaitMs?: number;
 }
@@ -24,7 +25,7 @@ export interface NatsPublisherOptions {
 export interface NatsPublisherStats {
   /** Messages handed to NATS (resends included). */
   readonly published: number;
-  /** Events dropped from the full buffer before they were ever sent (a counter). */
+  /** Events pushed out of the full buffer before they reached NATS: never sent, or sent on a connection since lost (a counter). */
   readonly dropped: number;
   /** Raft index of the last event known to have reached NATS. */
   readonly ackedIndex: number;
@@ -66,8 +67,12 @@ export class NatsPublisher {
   /** pending[0..sent) have been handed to NATS since the last (re)connect or leadership change. */
   private sent = 0;
   private acked: Key = ZERO;
-  /** The furthest event ever handed to NATS: an evicted event beyond it was never sent, i.e. dropped. */
-  private everSent: Key = ZERO;
+  /**
+   * The furthest event handed to NATS on the current connection: an evicted event beyond it was
+   * never sent, i.e. dropped. Lowered to `acked` when the connection is lost, since what was in
+   * flight then may never have arrived.
+   */
+  private sentOnConn: Key = ZERO;
   private connected = false;
   private flushing = false;
   /** Bumped on disconnect and leadership change, so a late flush result is ignored. */
@@ -80,7 +85,7 @@ export class NatsPublisher {
   private publishedCount = 0;
   private readonly bufferMax: number;
   private readonly unsubscribe: (() => void)[] = [];
-  private readonly log: (msg: string) => void;
+  private readonly log: (msg: string, level?: 'info' | 'warn') => void;
 
   constructor(private readonly opts: NatsPublisherOptions) {
     this.bufferMax = opts.bufferMax ?? DEFAULT_NATS_BUFFER;
@@ -149,6 +154,7 @@ export class NatsPublisher {
   /** Resend everything not confirmed: after a disconnect or a leadership change. */
   private resetCursor(): void {
     this.sent = 0;
+    this.sentOnConn = this.acked;
     this.generation++;
     this.flushing = false;
     this.scheduleDrain();
@@ -158,12 +164,12 @@ export class NatsPublisher {
     if (compareEvents(e, this.acked) <= 0) return;
     this.pending.push(e);
     if (this.pending.length > this.bufferMax) {
-      const old = this.pending.shift()!;
       if (this.sent > 0) this.sent--;
-      // Followers trim their buffer too; only the leader is answerable for events never sent.
-      if (this.opts.log.isLeader() && compareEvents(old, this.everSent) > 0) {
+      const old = this.pending.shift()!;
+      // Followers trim their buffer too; only the leader is answerable for what it publishes.
+      if (this.opts.log.isLeader() && compareEvents(old, this.sentOnConn) > 0) {
         this.droppedCount++;
-        if (this.droppedSinceLog++ === 0) this.log(`events: NATS buffer full (${this.bufferMax}); dropping the oldest unpublished events`);
+        if (this.droppedSinceLog++ === 0) this.log(`events: NATS buffer full (${this.bufferMax}); dropping the oldest unpublished events`, 'warn');
       }
     }
     this.scheduleDrain();
@@ -191,14 +197,14 @@ export class NatsPublisher {
         h.set(MSG_ID, e.id);
         nc.publish(eventSubject(cid, e), JSON.stringify(e), { headers: h });
         this.publishedCount++;
-        if (compareEvents(e, this.everSent) > 0) this.everSent = { index: e.index, sub: e.sub };
+        if (compareEvents(e, this.sentOnConn) > 0) this.sentOnConn = { index: e.index, sub: e.sub };
       }
     } catch (err) {
       this.log(`events: publish to NATS failed: ${String(err)}`);
       return;
     }
     if (this.droppedSinceLog > 0) {
-      this.log(`events: ${this.droppedSinceLog} events were dropped while NATS was unreachable (${this.droppedCount} in all)`);
+      this.log(`events: ${this.droppedSinceLog} events were dropped while NATS was unreachable (${this.droppedCount} in all)`, 'warn');
       this.droppedSinceLog = 0;
     }
     if (this.sent > 0) this.confirm(nc);
