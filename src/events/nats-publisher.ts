@@ -19,7 +19,24 @@ export interface NatsPublisherOptions {
   readonly logger?: (msg: string, level?: 'info' | 'warn') => void;
   /** Delay between reconnect attempts (ms). */
   readonly reconnectWaitMs?: number;
+  /**
+   * Keeps the last event known to have reached NATS across restarts, per cluster, so a restarted
+   * manager does not publish again what its store replays from the Raft log.
+   */
+  readonly ackedStore?: AckedStore;
 }
+
+/** Where a publisher keeps the last event NATS confirmed (a manager's data root). */
+export interface AckedStore {
+  load(clusterId: string): EventKey | undefined;
+  save(clusterId: string, key: EventKey): void;
+}
+
+/** An event's place in commit order. */
+export type EventKey = { readonly index: number; readonly sub: number };
+
+/** How often the confirmed position is saved at most (ms). */
+const ackedSaveMs = 1000;
 
 /** What the publisher has done, for metrics. */
 export interface NatsPublisherStats {
@@ -36,7 +53,7 @@ export interface NatsPublisherStats {
 /** Default bound on buffered events. */
 export const DEFAULT_NATS_BUFFER = 10_000;
 
-type Key = { index: number; sub: number };
+type Key = EventKey;
 const ZERO: Key = { index: 0, sub: 0 };
 const MSG_ID = 'Nats-Msg-Id';
 
@@ -80,6 +97,9 @@ export class NatsPublisher {
   private drainScheduled = false;
   private closed = false;
   private retryTimer: NodeJS.Timeout | undefined;
+  private saveTimer: NodeJS.Timeout | undefined;
+  /** The saved position has been read (once the cluster id is known). */
+  private restored = false;
   private droppedCount = 0;
   private droppedSinceLog = 0;
   private publishedCount = 0;
@@ -108,6 +128,7 @@ export class NatsPublisher {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.retryTimer);
+    if (this.saveTimer !== undefined) this.saveAcked();
     for (const u of this.unsubscribe) u();
     const nc = this.nc;
     this.nc = undefined;
@@ -161,6 +182,7 @@ export class NatsPublisher {
   }
 
   private enqueue(e: ShoalEvent): void {
+    if (!this.restored) this.restoreAcked();
     if (compareEvents(e, this.acked) <= 0) return;
     this.pending.push(e);
     if (this.pending.length > this.bufferMax) {
@@ -234,6 +256,39 @@ export class NatsPublisher {
     while (n < this.pending.length && compareEvents(this.pending[n], k) <= 0) n++;
     this.pending.splice(0, n);
     this.sent = Math.max(0, this.sent - n);
+    if (this.opts.ackedStore !== undefined && this.saveTimer === undefined && !this.closed) {
+      this.saveTimer = setTimeout(() => this.saveAcked(), ackedSaveMs);
+      this.saveTimer.unref();
+    }
+  }
+
+  /** Starts after the position saved for this cluster by an earlier run, if any. */
+  private restoreAcked(): void {
+    const cid = this.opts.clusterId();
+    if (cid === undefined) return;
+    this.restored = true;
+    let k: Key | undefined;
+    try {
+      k = this.opts.ackedStore?.load(cid);
+    } catch (err) {
+      this.log(`events: cannot read the last position confirmed by NATS (${String(err)}); publishing from the start of the log`, 'warn');
+    }
+    if (k === undefined || compareEvents(k, this.acked) <= 0) return;
+    this.acked = { index: k.index, sub: k.sub };
+    this.sentOnConn = this.acked;
+    this.log(`events: NATS has the events up to ${k.index}.${k.sub} already; publishing from there`);
+  }
+
+  private saveAcked(): void {
+    clearTimeout(this.saveTimer);
+    this.saveTimer = undefined;
+    const cid = this.opts.clusterId();
+    if (cid === undefined || this.acked.index === 0) return;
+    try {
+      this.opts.ackedStore?.save(cid, this.acked);
+    } catch (err) {
+      this.log(`events: cannot save the last position confirmed by NATS (${String(err)})`, 'warn');
+    }
   }
 
   /** Followers learn from the subject what the leader has published, so a takeover resends only the rest. */

@@ -431,4 +431,31 @@ describe('cluster events through shoald and NATS', function () {
     const stored = await streamMsgIds(jsm, 'SHOAL');
     assert.deepEqual(stored, expected, 'NATS holds every committed event but the counted drops (the oldest of the outage), once each, in order');
   });
+
+  it('a restarted shoald publishes only what NATS has not had: the Raft log its store replays is not sent again', async () => {
+    nats = await NatsServer.start();
+    consumer = await Consumer.start(nats.url);
+    set = new ShoaldSet();
+    const m1 = await set.add('m1', ['--events-nats', nats.url]);
+    await m1.start();
+    await loadBusybox(m1, image!.tarball);
+    await m1.ok('POST', '/v1.41/swarm/init', { ListenAddr: m1.addr, AdvertiseAddr: m1.addr });
+    const { ID: svcId } = (await m1.ok('POST', '/v1.41/services/create', serviceSpec('db', 2))) as { ID: string };
+    await waitRunning(m1, svcId, 2);
+    await consumer.quiet();
+    const before = consumer.received.length;
+    assert.ok(before >= 10);
+    await m1.stop('SIGTERM');
+    await m1.start();
+    await waitRunning(m1, svcId, 2);
+    await scale(m1, svcId, 3);
+    await waitRunning(m1, svcId, 3);
+    await consumer.quiet();
+    const after = consumer.received.slice(before);
+    assert.ok(after.some((r) => r.event.type === 'service' && r.event.action === 'update'), 'the scale after the restart reached NATS');
+    assert.deepEqual(consumer.unique().map((r) => r.id), consumer.received.map((r) => r.id), `no event published twice: ${after.map((r) => r.id).join(' ')}`);
+    assertCommitOrder(consumer.received);
+    assert.deepEqual(consumer.received.map((r) => r.id), (await busEvents(m1)).map((d) => d.Actor.Attributes['shoal.event.id']), 'the replayed log and the new events, each on NATS once');
+    assert.ok(m1.logLines().some((l) => /NATS has the events up to \d+\.\d+ already/.test(String(l.msg))));
+  });
 });
