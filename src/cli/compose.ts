@@ -261,13 +261,16 @@ export function parseCompose(text: string, file: string): ComposeProject {
 /** Docker's label of a stack's services: the stack they belong to. */
 export const STACK_LABEL = 'com.docker.stack.namespace';
 
-/** A compose service as deployed in a stack: named STACK_svc, labelled with the stack, as docker does. */
+/**
+ * A compose service as deployed in a stack: named STACK_svc, labelled with the stack, as docker
+ * does. Docker also puts the stack label on the containers; shoal's containers carry no labels,
+ * so it stays on the service only (the API would warn that container labels are ignored).
+ */
 export function stackServiceSpec(stack: string, name: string, spec: DServiceSpec): DServiceSpec {
   const c = spec.TaskTemplate.ContainerSpec;
   return {
     ...spec,
     Name: `${stack}_${name}`,
     Labels: { ...spec.Labels, [STACK_LABEL]: stack, 'com.docker.stack.image': c.Image },
-    TaskTemplate: { ...spec.TaskTemplate, ContainerSpec: { ...c, Labels: { ...c.Labels, [STACK_LABEL]: stack } } },
   };
 }
