@@ -42,13 +42,16 @@ async function eventually(what: string, check: () => Promise<string | true>, ms 
 
 describe('shoal CLI: a second shoald joins the swarm, runs a global task, leaves and is removed', function () {
   this.timeout(300_000);
-  const manager = new ShoaldProcess(7);
-  const worker = new ShoaldProcess(8);
+  // Made in before(): a ShoaldProcess makes its temp dir when constructed, and after() removes it.
+  let manager: ShoaldProcess;
+  let worker: ShoaldProcess;
   const m = (...a: string[]): Promise<CliResult> => shoalAt(manager, ...a);
   const w = (...a: string[]): Promise<CliResult> => shoalAt(worker, ...a);
   let workerId = '';
 
   before(async () => {
+    manager = new ShoaldProcess(7);
+    worker = new ShoaldProcess(8);
     await manager.start();
     await worker.start();
     const img = await buildBusyboxImage();
@@ -60,8 +63,8 @@ describe('shoal CLI: a second shoald joins the swarm, runs a global task, leaves
   });
 
   after(async () => {
-    await worker.cleanup();
-    await manager.cleanup();
+    await worker?.cleanup();
+    await manager?.cleanup();
   });
 
   it('swarm join with the worker token makes the second node a ready worker; a wrong token is refused', async () => {
