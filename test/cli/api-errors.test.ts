@@ -96,6 +96,9 @@ describe('shoal CLI: errors talking to shoald', function () {
     const unknown = await runCli(['-H', `unix://${sock}`, 'service', 'explode']);
     assert.equal(unknown.code, 125);
     assert.match(unknown.stderr, /^shoal: unknown command: "shoal service explode"\nOne of: create, ls, ps/);
+    const filter = await runCli(['-H', `unix://${sock}`, 'events', '--filter', 'typeservice']);
+    assert.equal(filter.code, 125);
+    assert.match(filter.stderr, /^shoal events: invalid --filter "typeservice": expected key=value/);
     assert.equal(requests.length, before, 'no request was sent');
   });
 
