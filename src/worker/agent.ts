@@ -3,7 +3,7 @@ import { InvalidArgumentError } from '../types/errors';
 import type { Labels, NodeDescription, Task } from '../types/objects';
 import type { Random } from '../types/random';
 import type { NodeIdentity } from '../pki/node-identity';
-import { DispatcherClient, type WireAssignments, type WireManagerPeer } from './dispatcher-client';
+import { DispatcherClient, managersOfRefusal, type WireAssignments, type WireManagerPeer } from './dispatcher-client';
 import type { Executor } from './executor';
 import type { StatusReporter } from './status-reporter';
 
@@ -64,6 +64,8 @@ export interface AgentStats {
   manager: string;
   /** Description updates the dispatcher acknowledged within a session. */
   descriptionUpdates: number;
+  /** The heartbeat period in force, as the manager set it. */
+  periodMs: number;
 }
 
 /**
@@ -120,7 +122,7 @@ type SessionEnd = 'failed' | 'ended' | 'resync';
  * learns the managers from the session, and reports its description when it changes.
  */
 export class Agent {
-  readonly stats: AgentStats = { sessions: 0, fullResyncs: 0, manager: '', descriptionUpdates: 0 };
+  readonly stats: AgentStats = { sessions: 0, fullResyncs: 0, manager: '', descriptionUpdates: 0, periodMs: 0 };
   private managers: string[];
   private next = 0;
   private periodMs: number;
@@ -134,6 +136,8 @@ export class Agent {
   private labels: Labels | undefined;
   private addresses: readonly string[] | undefined;
   private addr: string;
+  /** The leader as the last manager list named it: tried next after a session ends elsewhere. */
+  private leaderHint: string | undefined;
   /** Pushes the description to the current session, if any. */
   private pushDescription: (() => void) | null = null;
 
@@ -141,6 +145,7 @@ export class Agent {
     if (o.managers.length === 0 && o.store === undefined) throw new InvalidArgumentError('the agent needs at least one manager address', { hint: 'give the address of a manager to join' });
     this.managers = [...o.managers];
     this.periodMs = o.initialPeriodMs ?? 5000;
+    this.stats.periodMs = this.periodMs;
     this.base = o.description;
     this.labels = o.labels;
     this.addresses = o.addresses;
@@ -216,15 +221,18 @@ export class Agent {
     let attempt = 0;
     while (!this.stopped) {
       const addr = this.managers[this.next % this.managers.length];
-      const end = await this.session(addr).catch((err: unknown): SessionEnd => { this.o.onError?.(err); return 'failed'; });
+      // A bad address throws at once: that is a failed attempt too, not the end of the loop.
+      const end = await Promise.resolve().then(() => this.session(addr)).catch((err: unknown): SessionEnd => { this.o.onError?.(err); return 'failed'; });
       if (this.stopped) break;
       if (end === 'resync') {
         // A gap: the same manager (it leads) is asked again for the complete set, after a short jittered wait.
         await this.sleep(backoffMs(0, this.o.backoffBaseMs ?? 100, this.periodMs, this.o.random));
         continue;
       }
-      // The same manager is tried again only after all the others.
-      this.next = (this.managers.indexOf(addr) + 1) % this.managers.length;
+      // The leader named by a refusing manager is tried next; otherwise the same manager is tried again only after all the others.
+      const hint = this.leaderHint;
+      this.leaderHint = undefined;
+      this.next = hint !== undefined && hint !== addr && this.managers.includes(hint) ? this.managers.indexOf(hint) : (this.managers.indexOf(addr) + 1) % this.managers.length;
       attempt = end === 'ended' ? 0 : attempt + 1;
       await this.sleep(end === 'ended' ? reconnectDelayMs(this.periodMs, this.o.random) : backoffMs(attempt, this.o.backoffBaseMs ?? 100, this.periodMs, this.o.random));
     }
@@ -279,8 +287,8 @@ export class Agent {
           if (this.o.refreshDescription !== undefined) this.base = this.o.refreshDescription();
           describe();
           client.heartbeat(sessionId, heartbeatDeadlineMs(this.periodMs)).then((r) => {
-            if (r.periodMs > 0) this.periodMs = r.periodMs;
-            this.setManagers(managerAddrs(r.managers ?? []));
+            if (r.periodMs > 0) this.stats.periodMs = this.periodMs = r.periodMs;
+            this.learn(r.managers ?? []);
             if (!ended) beat();
           }, () => end());
         });
@@ -300,18 +308,28 @@ export class Agent {
           end('resync');
           return;
         }
-        if (m.type === 'complete') this.setManagers(managerAddrs(m.managers ?? []));
+        if (m.type === 'complete') this.learn(m.managers ?? []);
         lastSeq = m.sequence;
         this.applying = this.applying.then(() => this.apply(m)).catch((err: unknown) => this.o.onError?.(err));
       });
-      stream.on('error', () => end());
+      stream.on('error', (err) => {
+        // A manager that does not lead names the managers it knows: an agent that joined through it finds the leader.
+        if (sessionId === '') this.learn(managersOfRefusal(err));
+        end();
+      });
       stream.on('end', () => end());
     });
   }
 
+  /** A manager list told by a dispatcher (leader first): replaces the list, and names the leader to try next. */
+  private learn(peers: readonly WireManagerPeer[]): void {
+    this.setManagers(managerAddrs(peers));
+    this.leaderHint = peers.find((p) => p.leader === true)?.addr;
+  }
+
   /** The first message of a session: the session is up, and every held task's status goes to it. */
   private established(addr: string, m: WireAssignments, client: DispatcherClient): void {
-    if (m.heartbeatPeriodMs > 0) this.periodMs = m.heartbeatPeriodMs;
+    if (m.heartbeatPeriodMs > 0) this.stats.periodMs = this.periodMs = m.heartbeatPeriodMs;
     this.stats.sessions++;
     this.stats.manager = addr;
     // Whatever the previous dispatcher had queued may be lost: every held task is reported again.

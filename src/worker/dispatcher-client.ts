@@ -31,6 +31,19 @@ export interface WireAssignments {
   managers: WireManagerPeer[];
 }
 
+/** The managers a refusing manager named in its trailers (see MANAGERS_TRAILER on the manager side); empty if none. */
+export function managersOfRefusal(err: unknown): WireManagerPeer[] {
+  const md = (err as { metadata?: grpc.Metadata }).metadata;
+  const v = md instanceof grpc.Metadata ? md.get('shoal-managers')[0] : undefined;
+  if (typeof v !== 'string') return [];
+  try {
+    const list = JSON.parse(v) as unknown;
+    return Array.isArray(list) ? list.filter((p): p is WireManagerPeer => typeof (p as WireManagerPeer)?.addr === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
 /** A typed view of the generated shoal.dispatcher.Dispatcher client, over mTLS with this node's certificate. */
 export class DispatcherClient {
   private readonly c: grpc.Client;

@@ -83,6 +83,11 @@ export function containerConfigOf(task: Task, image: Partial<ContainerConfig>, n
   };
 }
 
+/** A start failure names the command it tried, unless the runtime's message already does. */
+function withCommand(message: string, cmd: readonly string[]): string {
+  return cmd.length === 0 || message.includes(cmd[0]) ? message : `${message} (command ${JSON.stringify(cmd[0])})`;
+}
+
 /** One task's controller: feeds events to the pure `decide` and performs its actions, one event at a time. */
 class TaskRunner {
   private chain: Promise<void> = Promise.resolve();
@@ -121,7 +126,7 @@ class TaskRunner {
             await rt.start(cid());
             await this.dispatch({ kind: 'started', pid: rt.inspect(cid()).pid ?? 0 });
           } catch (err) {
-            await this.dispatch({ kind: 'start-failed', message: (err as Error).message });
+            await this.dispatch({ kind: 'start-failed', message: withCommand((err as Error).message, rt.inspect(cid()).config.cmd) });
           }
         })();
         return;

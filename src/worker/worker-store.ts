@@ -33,7 +33,10 @@ export class WorkerStore {
     try {
       await db.open();
     } catch (err) {
-      const cause = (err as { cause?: Error }).cause ?? (err as Error);
+      const cause = (err as { cause?: Error & { code?: string } }).cause ?? (err as Error & { code?: string });
+      if (cause.code === 'LEVEL_LOCKED') {
+        throw new FailedPreconditionError(`the worker database ${dir} is in use by another process`, { hint: 'is another shoald running with the same --data-root? stop it first' });
+      }
       throw corrupt(dir, cause.message);
     }
     return new WorkerStore(db, dir);

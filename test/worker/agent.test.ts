@@ -127,7 +127,7 @@ describe('worker agent with a real dispatcher over mTLS and the real runtime', f
       const id = await issue('manager');
       managerIds.push(id);
       const server = new MtlsServer({ identity: id, host: '127.0.0.1', port: 0, clusterId: pki.rootCa.clusterId, membership: { roleOf: (n) => roles.get(n) }, clock: systemClock });
-      addDispatcherService(server.grpc, () => (h.managers[i].isLeading() ? h.managers[i].dispatcher : undefined), { faults: faultsOf(i) });
+      addDispatcherService(server.grpc, () => (h.managers[i].isLeading() ? h.managers[i].dispatcher : undefined), { faults: faultsOf(i), managers: () => h.managers[i].dispatcher.managers() });
       servers.push(server);
       addrs.push(`127.0.0.1:${await server.listen()}`);
       // The managers as the cluster records them: the dispatcher tells agents their managerStatus.addr.
@@ -143,7 +143,11 @@ describe('worker agent with a real dispatcher over mTLS and the real runtime', f
     // Only the leader is configured: the others are learned from the session.
     w = await startWorker([addrs[leader]]);
     await waitFor(() => nodeOf().status.state === 'ready', 'the node to be ready');
-    assert.deepEqual(nodeOf().description, describeHost('w2'), 'the session reported the host description');
+    // Addresses come and go as other tests make interfaces on this host; the rest is fixed.
+    const { addresses, ...rest } = nodeOf().description;
+    const { addresses: _now, ...expected } = describeHost('w2');
+    assert.deepEqual(rest, expected, 'the session reported the host description');
+    assert.ok(Array.isArray(addresses) && addresses.every((a) => typeof a === 'string'), 'and the host addresses');
   });
 
   after(async () => {
@@ -227,6 +231,29 @@ describe('worker agent with a real dispatcher over mTLS and the real runtime', f
     const sid = await service('hog', { container: { image: 'busybox', command: ['sh', '-c', 'a=xxxxxxxxxxxxxxxx; while :; do a=$a$a; done'] }, resources: { limits: { memoryBytes: 24 * 1024 * 1024 } } });
     await waitFor(() => stateOf(sid) === TaskState.FAILED, 'FAILED in the store');
     assert.deepEqual([tasksOf(sid)[0].status.exitCode, tasksOf(sid)[0].status.err], [137, 'container killed by the kernel OOM killer (exit code 137)']);
+  });
+
+  it('reports a command that cannot be run as FAILED, with the runtime\'s message and the command named', async () => {
+    const sid = await service('no-such-command', { container: { image: 'busybox', command: ['/no/such/program'] } });
+    await waitFor(() => (stateOf(sid) ?? 0) >= TaskState.COMPLETE, 'the task ended');
+    const st = tasksOf(sid)[0].status;
+    assert.equal(st.state, TaskState.FAILED);
+    assert.match(st.err, /^container start failed: .*"\/no\/such\/program"/, `the error names the command: ${JSON.stringify(st)}`);
+  });
+
+  it('heartbeats at the period the manager sets, and follows a change of it', async () => {
+    assert.equal(w!.agent.stats.periodMs, PERIOD_MS);
+    const setPeriod = async (ms: number): Promise<void> => {
+      const c = h.store().view.cluster()!;
+      await h.store().write([{ op: 'update', target: { kind: 'cluster', object: { ...c, spec: { ...c.spec, dispatcher: { heartbeatPeriodMs: ms } } } } }]);
+    };
+    await setPeriod(1500);
+    try {
+      await waitFor(() => w!.agent.stats.periodMs === 1500, 'the new period, told by a heartbeat', 3 * PERIOD_MS);
+    } finally {
+      await setPeriod(PERIOD_MS);
+    }
+    await waitFor(() => w!.agent.stats.periodMs === PERIOD_MS, 'the period back', 3 * PERIOD_MS);
   });
 
   it('rejects a task whose image is not on the node, with the message naming image and node', async () => {
@@ -340,19 +367,23 @@ describe('worker agent with a real dispatcher over mTLS and the real runtime', f
     }
   });
 
-  it('after an agent restart re-attaches to the running container without a second copy, and reports one that exited meanwhile with its real exit code', async () => {
+  it('after an agent restart re-attaches to the running container without a second copy, reports one that exited meanwhile with its real exit code, and stops one removed meanwhile', async () => {
     const keep = await service('keep', { container: { image: 'busybox', command: ['sleep', '60'] } });
     const ends = await service('ends', { container: { image: 'busybox', command: ['sh', '-c', 'sleep 1; exit 4'] } });
-    await waitFor(() => stateOf(keep) === TaskState.RUNNING && stateOf(ends) === TaskState.RUNNING, 'both RUNNING');
+    const gone = await service('gone', { container: { image: 'busybox', command: ['sleep', '60'], stopGraceMs: 200 } });
+    await waitFor(() => [keep, ends, gone].every((sid) => stateOf(sid) === TaskState.RUNNING), 'all three RUNNING');
     const before = tasksOf(keep)[0].status;
+    const goneTask = tasksOf(gone)[0];
     await stopWorker(w!);
     w = undefined;
+    await removeService(h.store(), gone); // removed while no agent listens
     await sleep(1500); // 'ends' exits while no agent watches it
     // Nothing configured: the managers learned before the restart are in the worker's store.
     w = await startWorker([]);
     await waitFor(() => stateOf(ends) === TaskState.FAILED, 'the exit seen while down reported');
     assert.equal(tasksOf(ends)[0].status.exitCode, 4);
     await waitFor(() => w!.agent.stats.sessions === 1, 'a session of the new agent');
+    await waitFor(() => containersOf(w!.rt, goneTask).length === 0, 'the container of the removed service stopped and removed');
     await sleep(300); // time for a wrong report or a second container to show
     const t = tasksOf(keep)[0];
     const cs = containersOf(w.rt, t);
@@ -376,7 +407,7 @@ describe('worker agent with a real dispatcher over mTLS and the real runtime', f
     for (const i of [0, 1, 2]) {
       const port = Number(addrs[i].split(':')[1]);
       const server = new MtlsServer({ identity: managerIds[i], host: '127.0.0.1', port, clusterId: pki.rootCa.clusterId, membership: { roleOf: (n) => roles.get(n) }, clock: systemClock });
-      addDispatcherService(server.grpc, () => (h.managers[i].isLeading() ? h.managers[i].dispatcher : undefined), { faults: faultsOf(i) });
+      addDispatcherService(server.grpc, () => (h.managers[i].isLeading() ? h.managers[i].dispatcher : undefined), { faults: faultsOf(i), managers: () => h.managers[i].dispatcher.managers() });
       servers[i] = server;
       await server.listen();
     }
@@ -467,6 +498,9 @@ describe('worker agent with a real dispatcher over mTLS and the real runtime', f
       const tail = await read(manager, { taskId, tail: 2, timestamps: true });
       assert.deepEqual(tail.map((l) => l.line), ['three', 'four']);
       assert.ok(tail.every((l) => /^\d{4}-\d\d-\d\dT/.test(l.time)), 'timestamps when asked');
+      // 'four' came 300 ms after 'three': since a moment between them, only 'four'.
+      const since = await read(manager, { taskId, tail: -1, sinceMs: Date.parse(tail[1].time) - 100 });
+      assert.deepEqual(since.map((l) => l.line), ['four']);
       const followed = await read(manager, { taskId, tail: -1, follow: true });
       assert.equal(followed.length, 4, 'follow ends when the container has exited');
       await assert.rejects(read(manager, { taskId: 'nope', tail: -1 }), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND && /task nope has no container/.test(e.details));

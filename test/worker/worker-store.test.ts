@@ -45,6 +45,15 @@ describe('worker store (LevelDB)', () => {
     await assert.rejects(WorkerStore.open(dir), (e: unknown) => ShoalError.is(e, 'FailedPrecondition') && e.message.startsWith(`the worker database ${dir} is damaged: `) && (e.hint ?? '').includes(`move ${dir} aside`));
   });
 
+  it('refuses a database another process holds, saying so rather than calling it damaged', async () => {
+    const s = await WorkerStore.open(dir);
+    try {
+      await assert.rejects(WorkerStore.open(dir), (e: unknown) => ShoalError.is(e, 'FailedPrecondition') && e.message === `the worker database ${dir} is in use by another process`);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('refuses a record that is not a task and its status, naming it', async () => {
     const raw = new Level<string, unknown>(dir, { valueEncoding: 'json' });
     await raw.put('task/x', { foo: 1 });

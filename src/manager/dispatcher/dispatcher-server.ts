@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
-import { InvalidArgumentError, UnauthenticatedError, UnavailableError } from '../../types/errors';
+import { InvalidArgumentError, ShoalError, UnauthenticatedError, UnavailableError } from '../../types/errors';
 import { grpcStatusOf } from '../../types/grpc-status';
 import type { NodeDescription, TaskStatus } from '../../types/objects';
 import { verifiedPeer } from '../../pki/authz';
@@ -80,9 +80,18 @@ export interface DispatcherFaults {
   partitioned?(nodeId: string): boolean;
 }
 
+/** Trailer of a session refused by a manager that does not lead: the managers as JSON ManagerPeer[]. */
+export const MANAGERS_TRAILER = 'shoal-managers';
+
 /** Options of the dispatcher's gRPC service. */
 export interface DispatcherServiceOptions {
   readonly faults?: DispatcherFaults;
+  /**
+   * The managers as this manager's store knows them (its Dispatcher's managers(), which works on
+   * a follower too): a session it refuses carries them, so an agent that joined through a
+   * follower finds the leader.
+   */
+  readonly managers?: () => readonly ManagerPeer[];
 }
 
 /**
@@ -122,9 +131,11 @@ export function addDispatcherService(server: grpc.Server, leaderDispatcher: () =
         periodMs = r.heartbeatPeriodMs;
         for (const m of early.splice(0)) send(m);
       })().catch((err: unknown) => {
-        // grpc-js turns an 'error' on a server stream into the call's status.
+        // grpc-js turns an 'error' on a server stream into the call's status (and its metadata into trailers).
         const st = grpcStatusOf(err);
-        call.emit('error', Object.assign(new Error(st.details), st));
+        const metadata = new grpc.Metadata();
+        if (ShoalError.is(err, 'Unavailable') && opts.managers !== undefined) metadata.set(MANAGERS_TRAILER, JSON.stringify(opts.managers()));
+        call.emit('error', Object.assign(new Error(st.details), st, { metadata }));
       });
     },
     Heartbeat: (call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>, cb: grpc.sendUnaryData<unknown>) => {

@@ -142,7 +142,7 @@ export class Dispatcher {
    * The managers agents should know, from the store's manager nodes (their managerStatus.addr):
    * the leader first, then the reachable ones, so that a restarted or re-homed agent finds one.
    */
-  managers(): ManagerPeer[] {
+  managers(): readonly ManagerPeer[] {
     if (this.running && this.managerCache !== null) return this.managerCache;
     const out: ManagerPeer[] = [];
     for (const n of this.store.view.nodes()) {
