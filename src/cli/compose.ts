@@ -262,15 +262,13 @@ export function parseCompose(text: string, file: string): ComposeProject {
 export const STACK_LABEL = 'com.docker.stack.namespace';
 
 /**
- * A compose service as deployed in a stack: named STACK_svc, labelled with the stack, as docker
- * does. Docker also puts the stack label on the containers; shoal's containers carry no labels,
- * so it stays on the service only (the API would warn that container labels are ignored).
+ * A compose service as deployed in a stack: named STACK_svc and labelled with the stack, as docker
+ * does (docker also labels the containers; shoal's containers take no labels from a service spec).
  */
 export function stackServiceSpec(stack: string, name: string, spec: DServiceSpec): DServiceSpec {
-  const c = spec.TaskTemplate.ContainerSpec;
   return {
     ...spec,
     Name: `${stack}_${name}`,
-    Labels: { ...spec.Labels, [STACK_LABEL]: stack, 'com.docker.stack.image': c.Image },
+    Labels: { ...spec.Labels, [STACK_LABEL]: stack, 'com.docker.stack.image': spec.TaskTemplate.ContainerSpec.Image },
   };
 }
