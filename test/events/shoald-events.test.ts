@@ -56,7 +56,7 @@ class Consumer {
 /** A compact line per event: `<id> <type>.<action> <object id prefix> k=v ...`. */
 function compact(cid: string, r: Received): string {
   const a = r.event.attributes;
-  const keys = r.event.type === 'task' ? ['slot', 'node', 'state', 'desiredState', 'exitCode', 'error'] : r.event.type === 'service' ? ['name', 'replicas', 'replicas.old'] : Object.keys(a).filter((k) => k !== 'hostname' && k !== 'addr' && k !== 'role' && k !== 'availability');
+  const keys = r.event.type === 'task' ? ['slot', 'node', 'state', 'desiredState', 'exitCode', 'error'] : r.event.type === 'service' ? ['name', 'replicas', 'replicas.old'] : r.event.type === 'cluster' ? ['name', 'tokens', 'leader'] : Object.keys(a).filter((k) => k !== 'hostname' && k !== 'addr' && k !== 'role' && k !== 'availability');
   const attrs = keys.filter((k) => a[k] !== undefined && a[k] !== '').map((k) => `${k}=${k === 'node' || k === 'leader' ? a[k].slice(0, 8) : a[k]}`);
   return `${r.id.padEnd(7)} ${r.subject.replace(`shoal.${cid}.`, '').padEnd(24)} ${r.event.objectId.slice(0, 8)} ${attrs.join(' ')}`;
 }
@@ -115,13 +115,13 @@ function assertStateChain(taskEvents: readonly ShoalEvent[]): void {
 }
 
 /**
- * The events split at each service event, task events of a phase ordered by slot (stable, so
+ * The events split at each event other than a task's, task events of a phase ordered by slot (stable, so
  * each task's own order stays): the order between tasks within a phase follows the agent's reports.
  */
 function phases(rs: readonly Received[]): string[][] {
-  const out: ShoalEvent[][] = [[]];
+  const out: ShoalEvent[][] = [];
   for (const { event: e } of rs) {
-    if (e.type === 'service') out.push([]);
+    if (e.type !== 'task' || out.length === 0) out.push([]);
     out[out.length - 1].push(e);
   }
   const slot = (e: ShoalEvent): number => (e.type === 'task' ? Number(e.attributes.slot) : 0);
@@ -233,7 +233,10 @@ describe('cluster events through shoald and NATS', function () {
     await scale(m1, svcId, 3);
     await waitRunning(m1, svcId, 3);
     await m1.ok('DELETE', `/v1.41/services/${svcId}`);
-    await eventually(() => consumer!.received.some((r) => r.event.type === 'task' && r.event.action === 'remove'), 'the tasks removed', 60_000);
+    await eventually(() => consumer!.received.filter((r) => r.event.type === 'task' && r.event.action === 'remove').length === 3, 'the tasks removed', 60_000);
+    // docker swarm join-token --rotate worker
+    const swarm = (await m1.ok('GET', '/v1.41/swarm')) as { Version: { Index: number }; Spec: unknown; JoinTokens: { Worker: string } };
+    await m1.ok('POST', `/v1.41/swarm/update?version=${swarm.Version.Index}&rotateWorkerToken=true`, swarm.Spec);
     await consumer.quiet();
 
     const got = consumer.received;
@@ -254,14 +257,16 @@ describe('cluster events through shoald and NATS', function () {
     const started = (slot: number): string[] => task(slot, 'create', 'assigned', 'running');
     const stopped = (slot: number): string[] => task(slot, 'desired-state', 'shutdown', 'remove');
     assert.deepEqual(phases(got).map((p) => p.filter((a) => !a.startsWith('task.starting '))), [
-      ['cluster.create', 'node.join', 'node.ready'],
+      ['cluster.create'], ['node.join'], ['node.ready'],
       ['service.create', ...started(1), ...started(2)],
       ['service.update', ...started(3)],
       ['service.remove', ...stopped(1), ...stopped(2), ...stopped(3)],
+      ['cluster.token-rotation'],
     ]);
+    assert.deepEqual(got[got.length - 1].event.attributes.tokens, 'worker');
     const ev = got.map((r) => r.event);
     assert.deepEqual(ev.filter((e) => e.type === 'service').map((e) => e.objectId), [svcId, svcId, svcId]);
-    assert.deepEqual(ev.filter((e) => e.type !== 'service' && e.type !== 'task').map((e) => e.objectId), [cid, nodeId, nodeId]);
+    assert.deepEqual(ev.filter((e) => e.type !== 'service' && e.type !== 'task').map((e) => e.objectId), [cid, nodeId, nodeId, cid]);
     const scaled = ev.find((e) => e.type === 'service' && e.action === 'update')!;
     assert.deepEqual([scaled.attributes.name, scaled.attributes.replicas, scaled.attributes['replicas.old']], ['web', '3', '2']);
     for (const slot of [1, 2, 3]) {
