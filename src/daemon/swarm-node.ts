@@ -282,14 +282,19 @@ export class SwarmNode {
 
   /** Stops everything this node runs; containers keep running, the data root keeps the membership. */
   async stop(): Promise<void> {
+    const log = this.ctx.logger;
     if (this.refreshTimer !== undefined) clearInterval(this.refreshTimer);
+    log.debug('stopping the worker parts');
     await this.worker?.close();
     this.worker = undefined;
     this.control?.close();
     this.control = undefined;
+    log.debug('stopping the manager parts');
     await this.manager?.close();
     this.manager = undefined;
+    log.debug('closing the cluster port');
     await this.server.close();
+    log.debug('swarm node stopped');
   }
 
   /** `swarm leave`: tasks' containers stopped and removed, everything of the swarm wiped from the data root. */
