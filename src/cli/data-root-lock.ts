@@ -1,5 +1,5 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { PidFileLock } from '../daemon/process-lock';
 import { UnavailableError } from '../types/errors';
 
 /** How long a command waits for another shoal process working on the same data root. */
@@ -13,25 +13,22 @@ const lockPollMs = 20;
  */
 export class DataRootLock {
   private held = false;
-  private readonly file: string;
+  private readonly lock: PidFileLock;
 
   constructor(dataRoot: string) {
-    this.file = path.join(dataRoot, 'cli.lock');
+    this.lock = new PidFileLock(path.join(dataRoot, 'cli.lock'));
   }
 
   async acquire(): Promise<void> {
     if (this.held) return;
     const deadline = Date.now() + lockWaitMsMax;
     for (;;) {
-      try {
-        fs.writeFileSync(this.file, String(process.pid), { flag: 'wx', mode: 0o600 });
+      const owner = this.lock.tryAcquire();
+      if (owner === undefined) {
         this.held = true;
         return;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
-      if (!ownerAlive(this.file)) { fs.rmSync(this.file, { force: true }); continue; }
-      if (Date.now() > deadline) throw new UnavailableError(`data root ${path.dirname(this.file)} is busy: another shoal command holds ${this.file}`, { hint: 'wait for it to finish, or remove the file if no shoal command runs' });
+      if (Date.now() > deadline) throw new UnavailableError(`data root ${path.dirname(this.lock.file)} is busy: another shoal command (pid ${owner.pid}) holds ${this.lock.file}`, { hint: 'wait for it to finish, or remove the file if no shoal command runs' });
       await new Promise((r) => setTimeout(r, lockPollMs));
     }
   }
@@ -39,28 +36,6 @@ export class DataRootLock {
   release(): void {
     if (!this.held) return;
     this.held = false;
-    try {
-      if (fs.readFileSync(this.file, 'utf8') === String(process.pid)) fs.rmSync(this.file, { force: true });
-    } catch {
-      /* already gone */
-    }
-  }
-}
-
-function ownerAlive(file: string): boolean {
-  let pid: number;
-  try {
-    pid = Number(fs.readFileSync(file, 'utf8'));
-  } catch {
-    return true; // unreadable: treat as held
-  }
-  // Empty: its owner is between creating and writing it.
-  if (pid === 0) return true;
-  if (!Number.isInteger(pid) || pid < 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    this.lock.release();
   }
 }

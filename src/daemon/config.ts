@@ -18,4 +18,10 @@ export interface DaemonConfig {
   readonly eventsNats: string;
   /** --label k=v (repeatable): this node's engine labels, reported in its description. */
   readonly labels: Readonly<Record<string, string>>;
+  /** --bridge: the node bridge's interface name (unset = the daemon's default, shoal0). */
+  readonly bridgeName?: string;
+  /** --bridge-subnet: the bridge's IPv4 subnet (unset = the daemon's default, 10.88.0.0/16). */
+  readonly bridgeSubnet?: string;
+  /** --cgroup-parent: parent cgroup of every container (unset = the daemon's default, shoal). */
+  readonly cgroupParent?: string;
 }

@@ -1,3 +1,4 @@
+import type { NatsPublisher } from '../events/nats-publisher';
 import type { Dispatcher } from '../manager/dispatcher/dispatcher';
 import type { Store } from '../manager/store/store';
 import type { RaftNode } from '../raft/node/raft-node';
@@ -17,4 +18,6 @@ export interface DaemonMetricsHooks {
   attachDispatcher?(d: Dispatcher): void;
   attachRuntime?(countRunning: () => number): void;
   observeProposal?(ms: number): void;
+  /** The NATS events publisher, when --events-nats is set (dropped events are a metric). */
+  attachNats?(publisher: NatsPublisher): void;
 }

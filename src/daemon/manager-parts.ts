@@ -7,7 +7,7 @@ import { ControlApi } from '../manager/controlapi/control-api';
 import { ControlClientCtor } from '../manager/controlapi/control-proto';
 import { addDispatcherService } from '../manager/dispatcher/dispatcher-server';
 import { Manager } from '../manager/manager';
-import { raftNodeLog } from '../manager/raft-node-log';
+import { raftNodeLog, raftNodeMembership } from '../manager/raft-node-log';
 import type { ReplicatedLog } from '../manager/replicated-log';
 import { Store } from '../manager/store/store';
 import { addCaService, type NodeRegistry } from '../pki/ca-server';
@@ -23,7 +23,7 @@ import { GrpcTransport } from '../raft/transport/grpc-transport';
 import { raftServiceDefinition } from '../raft/transport/raft-service';
 import type { Clock } from '../types/clock';
 import { ShoalError, UnavailableError } from '../types/errors';
-import { NEW_META, type Node } from '../types/objects';
+import { DEFAULT_CLUSTER_SPEC, NEW_META, type Node } from '../types/objects';
 import type { Random } from '../types/random';
 import type { DaemonLogger, DaemonMetricsHooks } from './daemon-types';
 import { addMembershipService, onLeader, type MembershipHandlers, type MembershipJoinReply, type MembershipJoinRequest } from './membership';
@@ -267,17 +267,17 @@ export class ManagerParts {
       },
       registry: this.registry(),
       clock: { now: () => Date.now(), setTimer: clock.setTimer.bind(clock) },
+      // `swarm update --cert-expiry` reaches the next certificate issued.
+      certValidityMs: () => this.store.view.cluster()?.spec.caConfig.nodeCertExpiryMs ?? DEFAULT_CLUSTER_SPEC.caConfig.nodeCertExpiryMs,
     });
-    addDispatcherService(server.grpc, () => (this.manager.isLeading() ? this.manager.dispatcher : undefined));
+    addDispatcherService(server.grpc, () => (this.manager.isLeading() ? this.manager.dispatcher : undefined), { managers: () => this.manager.dispatcher.managers() });
     addControlService(server.grpc, {
-      api: new ControlApi(this.store, clock, random, () => newJoinToken(rootCa.certPem)),
+      api: new ControlApi(this.store, clock, random, () => newJoinToken(rootCa.certPem), { raftMembership: raftNodeMembership(this.raft) }),
       isLeader: () => this.log.isLeader(),
       leaderClient: () => this.leaderControlClient(),
     });
     addMembershipService(server.grpc, this.membershipHandlers());
     this.detach.push(attachStore(this.bus, this.store));
-    // Keep this manager's node object telling who leads (Docker's MANAGER STATUS column).
-    this.detach.push(this.log.onLeadershipChange((leader) => { if (leader) void this.markLeader(); }));
     if (this.o.eventsNats !== '') {
       this.nats = new NatsPublisher({
         url: this.o.eventsNats, bus: this.bus, log: this.log,
@@ -285,21 +285,7 @@ export class ManagerParts {
         logger: (msg) => this.o.logger.info(msg),
       });
       this.nats.start();
-    }
-  }
-
-  /** On becoming leader: managerStatus.leader true here, false on every other manager. */
-  private async markLeader(): Promise<void> {
-    try {
-      const nodes = this.store.view.nodes().filter((n) => n.managerStatus !== undefined);
-      const actions = nodes.flatMap((n) => {
-        const leader = n.managerStatus!.raftId === this.o.raftId;
-        if (n.managerStatus!.leader === leader) return [];
-        return [{ op: 'update' as const, target: { kind: 'node' as const, object: { ...n, managerStatus: { ...n.managerStatus!, leader, reachability: leader ? 'reachable' as const : n.managerStatus!.reachability } } } }];
-      });
-      if (actions.length > 0) await this.store.write(actions);
-    } catch (err) {
-      if (!this.closed) this.o.logger.warn({ err: String(err) }, 'could not record the new leader in the node objects');
+      this.o.metrics?.attachNats?.(this.nats);
     }
   }
 

@@ -38,6 +38,8 @@ export interface NodeContext {
   readonly advertiseAddr: string;
   readonly eventsNats: string;
   readonly hostname: string;
+  /** Engine labels (`shoald --label k=v`). */
+  readonly labels?: Readonly<Record<string, string>>;
   readonly taskNetwork: NetworkMode;
   readonly raft?: RaftTuning;
   readonly logger: DaemonLogger;
@@ -259,7 +261,7 @@ export class SwarmNode {
     const managers = this.manager?.managerAddrs() ?? this.file.managers;
     this.worker = await WorkerParts.open({
       dataRoot: c.dataRoot, identity: this.identity, runtime: c.runtime, images: c.images, managers,
-      addr: this.file.advertiseAddr, hostname: c.hostname, network: c.taskNetwork,
+      addr: this.file.advertiseAddr, hostname: c.hostname, labels: c.labels, network: c.taskNetwork,
       clock: SwarmNode.clock(c), random: c.random ?? systemRandom, logger: c.logger,
     });
     if (this.manager !== undefined) {

@@ -24,6 +24,8 @@ export interface WorkerPartsOptions {
   /** host:port this node is reached at (its logs service). */
   readonly addr: string;
   readonly hostname?: string;
+  /** Engine labels (`shoald --label k=v`), reported in the node's description. */
+  readonly labels?: Readonly<Record<string, string>>;
   readonly network: NetworkMode;
   readonly clock: Clock;
   readonly random: Random;
@@ -56,7 +58,8 @@ export class WorkerParts {
     }
     const agent = new Agent({
       identity: o.identity, managers: o.managers, description, addr: o.addr, executor, reporter,
-      clock: o.clock, random: o.random,
+      clock: o.clock, random: o.random, store, labels: o.labels,
+      refreshDescription: () => describeHost(o.hostname),
       onError: (err) => o.logger.debug({ err: String(err) }, 'agent session ended'),
     });
     agent.start();
@@ -80,6 +83,8 @@ export class WorkerParts {
   async removeAllTasks(): Promise<void> {
     await this.agent.stop();
     await Promise.all(this.executor.taskIds().map((id) => this.executor.remove(id)));
+    // The managers it learned belong to the swarm it left.
+    await this.store.clear();
     await this.close();
   }
 }

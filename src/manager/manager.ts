@@ -1,6 +1,7 @@
 import type { Clock } from '../types/clock';
 import type { Random } from '../types/random';
 import { Dispatcher, type DispatcherOptions } from './dispatcher/dispatcher';
+import { managerStatusActions } from './manager-status';
 import { orchestrate } from './orchestrator/orchestrate';
 import { ReconcileLoop } from './reconcile-loop';
 import type { ReplicatedLog } from './replicated-log';
@@ -13,6 +14,8 @@ export interface ManagerOptions {
   readonly dispatcher?: Partial<DispatcherOptions>;
   /** Events within this window make one scheduling pass (SwarmKit batches the same way). */
   readonly schedulerDebounceMs?: number;
+  /** How often the leader refreshes the managers' leader/reachability status (default 1 s). */
+  readonly managerStatusPeriodMs?: number;
   readonly onError?: (loop: string, err: unknown) => void;
 }
 
@@ -49,6 +52,17 @@ export class Manager {
       },
     });
     this.loops = [orchestrator, scheduler];
+    if (log.selfRaftId !== undefined && log.members !== undefined) {
+      const periodMs = opts.managerStatusPeriodMs ?? 1000;
+      this.loops.push(new ReconcileLoop({
+        name: 'manager-status', store, clock, onError: opts.onError,
+        relevant: (e) => e.changes.some((c) => c.kind === 'node'),
+        pass: async () => {
+          const actions = managerStatusActions(store.view, log.selfRaftId?.() ?? 0, log.members?.() ?? []);
+          return this.commit(actions, clock.now() + periodMs);
+        },
+      }));
+    }
     this.unsubscribe = log.onLeadershipChange((leader) => this.setLeading(leader));
     if (log.isLeader()) this.setLeading(true);
   }

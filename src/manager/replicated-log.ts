@@ -1,5 +1,12 @@
 import type { Entry } from '../raft/core/types';
 
+/** One voting Raft member as the leader sees it. */
+export interface LogMember {
+  readonly raftId: number;
+  /** Answered the leader recently (heartbeat acknowledgements); always true for the leader itself. */
+  readonly reachable: boolean;
+}
+
 /**
  * What the manager needs from Raft. The durable RaftNode plugs in with a small adapter; tests
  * drive RawNode instances over a simulated network.
@@ -15,6 +22,20 @@ export interface ReplicatedLog {
    * predecessor's last writes (SwarmKit signals leadership the same way).
    */
   onLeadershipChange(cb: (isLeader: boolean) => void): () => void;
+  /** This manager's Raft member id (optional: a log that can name its members). */
+  selfRaftId?(): number;
+  /** The voting members with their reachability as this member sees it (meaningful on the leader). */
+  members?(): readonly LogMember[];
+}
+
+/** How the control API changes the Raft group when a manager is removed or demoted. */
+export interface RaftMembership {
+  /** Removes a member from the Raft group; resolves once the change is applied on this manager. */
+  remove(raftId: number): Promise<void>;
+  /** This manager's own Raft id: a leader does not remove itself, it hands leadership over first. */
+  selfRaftId?(): number;
+  /** Hands leadership to another voter; resolves once it has moved. */
+  transferLeadership?(): Promise<void>;
 }
 
 /** What Raft replicates into (the same shape as the RaftNode's StateMachine). */

@@ -28,6 +28,8 @@ export type AuthzPolicy = Readonly<Record<string, MethodAccess>>;
 export const clusterPolicy: AuthzPolicy = {
   'shoal.raft.Raft': ['manager'],
   'shoal.control.Control': ['manager'],
+  // The store's change stream carries every object (join tokens too): managers only, like the rest.
+  '/shoal.control.Control/Watch': ['manager'],
   'shoal.dispatcher.Dispatcher': ['worker', 'manager'],
   'shoal.ca.CA': ['worker', 'manager'],
   // A joining node has no certificate yet: the join token, checked by the handler, authenticates it.

@@ -24,8 +24,11 @@ export interface CaServiceOptions {
   registry: NodeRegistry;
   /** Wall-clock time (epoch ms): certificates are checked by TLS against real time. */
   clock: Clock;
-  /** Lifetime of issued node certificates; default 90 days, at least 1 hour. */
-  certValidityMs?: number;
+  /**
+   * Lifetime of issued node certificates; default 90 days, at least 1 hour. A function is asked at
+   * every issue, so a changed cluster setting applies to the next certificate.
+   */
+  certValidityMs?: number | (() => number);
 }
 
 type Handler<Req, Res> = (req: Req, call: ServerUnaryCall<Req, Res>) => Res | Promise<Res>;
@@ -45,7 +48,7 @@ function unary<Req, Res>(fn: Handler<Req, Res>) {
 /** The handlers of shoal.ca.CA: root certificate, join by token, renew by certificate. */
 export function caServiceImplementation(opts: CaServiceOptions): UntypedServiceImplementation {
   const { rootCa } = opts;
-  const validity = (): ReturnType<typeof nodeCertValidity> => nodeCertValidity(opts.clock.now(), opts.certValidityMs);
+  const validity = (): ReturnType<typeof nodeCertValidity> => nodeCertValidity(opts.clock.now(), typeof opts.certValidityMs === 'function' ? opts.certValidityMs() : opts.certValidityMs);
 
   const getRootCaCertificate: Handler<object, GetRootCaCertificateResponse> = () => ({ certificatePem: rootCa.certPem });
 

@@ -13,6 +13,13 @@ const Ctor = (grpc.loadPackageDefinition(loadSync(path.join(protoDir(), 'dispatc
   longs: Number, defaults: true, keepCase: false,
 })) as unknown as { shoal: { dispatcher: { Dispatcher: grpc.ServiceClientConstructor } } }).shoal.dispatcher.Dispatcher;
 
+/** ManagerPeer as proto-loader decodes it. */
+export interface WireManagerPeer {
+  addr: string;
+  leader: boolean;
+  weight: number;
+}
+
 /** AssignmentsMessage as proto-loader decodes it. */
 export interface WireAssignments {
   sessionId: string;
@@ -20,6 +27,21 @@ export interface WireAssignments {
   type: string;
   changes: { action: string; taskJson: string; taskId: string }[];
   heartbeatPeriodMs: number;
+  /** Set on complete sets; empty otherwise. */
+  managers: WireManagerPeer[];
+}
+
+/** The managers a refusing manager named in its trailers (see MANAGERS_TRAILER on the manager side); empty if none. */
+export function managersOfRefusal(err: unknown): WireManagerPeer[] {
+  const md = (err as { metadata?: grpc.Metadata }).metadata;
+  const v = md instanceof grpc.Metadata ? md.get('shoal-managers')[0] : undefined;
+  if (typeof v !== 'string') return [];
+  try {
+    const list = JSON.parse(v) as unknown;
+    return Array.isArray(list) ? list.filter((p): p is WireManagerPeer => typeof (p as WireManagerPeer)?.addr === 'string') : [];
+  } catch {
+    return [];
+  }
 }
 
 /** A typed view of the generated shoal.dispatcher.Dispatcher client, over mTLS with this node's certificate. */
@@ -34,8 +56,12 @@ export class DispatcherClient {
     return (this.c as unknown as { session(r: unknown): grpc.ClientReadableStream<WireAssignments> }).session({ descriptionJson, addr });
   }
 
-  heartbeat(sessionId: string, deadlineMs: number): Promise<{ periodMs: number }> {
-    return this.unary('heartbeat', { sessionId }, deadlineMs) as Promise<{ periodMs: number }>;
+  heartbeat(sessionId: string, deadlineMs: number): Promise<{ periodMs: number; managers: WireManagerPeer[] }> {
+    return this.unary('heartbeat', { sessionId }, deadlineMs) as Promise<{ periodMs: number; managers: WireManagerPeer[] }>;
+  }
+
+  async updateDescription(sessionId: string, descriptionJson: string, addr: string, deadlineMs: number): Promise<void> {
+    await this.unary('updateDescription', { sessionId, descriptionJson, addr }, deadlineMs);
   }
 
   async updateTaskStatus(sessionId: string, updates: { taskId: string; statusJson: string }[], deadlineMs: number): Promise<void> {

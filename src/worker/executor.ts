@@ -2,7 +2,8 @@ import type { Clock } from '../types/clock';
 import { ShoalError } from '../types/errors';
 import { TaskState, type Task, type TaskStatus } from '../types/objects';
 import type { ContainerRuntime } from '../runtime/container-runtime';
-import type { ContainerConfig, NetworkMode } from '../runtime/container-config';
+import type { ContainerConfig, MountSpec, NetworkMode } from '../runtime/container-config';
+import type { ResourceLimits } from '../runtime/cgroups';
 import type { ContainerState } from '../runtime/container-state';
 import { decide, type AttachedContainer, type ContainerExit, type ControllerAction, type ControllerEvent } from './task-controller';
 import type { StatusReporter } from './status-reporter';
@@ -13,6 +14,8 @@ export interface ResolvedImage {
   readonly layerDirs: string[];
   /** The image's defaults (cmd, env, workingDir, user), overridden by the task's spec. */
   readonly config: Partial<ContainerConfig>;
+  /** The image's Entrypoint alone (config.cmd is Entrypoint + Cmd), so that a task's args replace only Cmd, as Docker does. */
+  readonly entrypoint?: readonly string[];
 }
 
 /** Finds an image on this node; throws a NotFound ShoalError when it is not there. */
@@ -43,10 +46,28 @@ function exitOf(s: ContainerState): ContainerExit {
   return { exitCode: s.exitCode ?? -1, signal: s.exitSignal, oomKilled: s.oomKilled, error: s.error };
 }
 
+/** The runtime's mounts for a task's: a volume mount's source is the volume's name. */
+function mountsOf(task: Task): MountSpec[] {
+  return task.spec.container.mounts.map((m): MountSpec => {
+    if (m.type === 'bind') return { type: 'bind', source: m.source, target: m.target, readOnly: m.readOnly };
+    if (m.type === 'volume') return { type: 'volume', name: m.source, target: m.target, readOnly: m.readOnly };
+    return { type: 'tmpfs', target: m.target };
+  });
+}
+
+/** The task's resource limits as cgroup limits (0 means none, as in Docker). */
+function limitsOf(task: Task): ResourceLimits | undefined {
+  const l = task.spec.resources.limits;
+  const out: ResourceLimits = { ...(l.memoryBytes > 0 ? { memoryBytes: l.memoryBytes } : {}), ...(l.nanoCPUs > 0 ? { nanoCpus: l.nanoCPUs } : {}) };
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
 /** The container config of a task: the task's spec over the image's defaults. */
-export function containerConfigOf(task: Task, image: Partial<ContainerConfig>, network: NetworkMode): ContainerConfig {
+export function containerConfigOf(task: Task, image: Partial<ContainerConfig>, network: NetworkMode, entrypoint?: readonly string[]): ContainerConfig {
   const c = task.spec.container;
-  const cmd = c.command.length > 0 ? [...c.command, ...c.args] : c.args.length > 0 && image.cmd !== undefined && image.cmd.length > 0 ? [image.cmd[0], ...c.args] : image.cmd ?? [];
+  const cmd = c.command.length > 0 ? [...c.command, ...c.args]
+    : c.args.length > 0 && entrypoint !== undefined ? [...entrypoint, ...c.args]
+      : c.args.length > 0 && image.cmd !== undefined && image.cmd.length > 0 ? [image.cmd[0], ...c.args] : image.cmd ?? [];
   return {
     ...image,
     cmd,
@@ -55,9 +76,16 @@ export function containerConfigOf(task: Task, image: Partial<ContainerConfig>, n
     user: c.user !== '' ? c.user : image.user,
     hostname: c.hostname !== '' ? c.hostname : undefined,
     stopGraceMs: c.stopGraceMs > 0 ? c.stopGraceMs : DEFAULT_STOP_GRACE_MS,
+    mounts: [...(image.mounts ?? []), ...mountsOf(task)],
+    limits: limitsOf(task) ?? image.limits,
     network,
     labels: { ...(image.labels ?? {}), 'shoal.task.id': task.id, 'shoal.service.id': task.serviceId },
   };
+}
+
+/** A start failure names the command it tried, unless the runtime's message already does. */
+function withCommand(message: string, cmd: readonly string[]): string {
+  return cmd.length === 0 || message.includes(cmd[0]) ? message : `${message} (command ${JSON.stringify(cmd[0])})`;
 }
 
 /** One task's controller: feeds events to the pure `decide` and performs its actions, one event at a time. */
@@ -98,7 +126,7 @@ class TaskRunner {
             await rt.start(cid());
             await this.dispatch({ kind: 'started', pid: rt.inspect(cid()).pid ?? 0 });
           } catch (err) {
-            await this.dispatch({ kind: 'start-failed', message: (err as Error).message });
+            await this.dispatch({ kind: 'start-failed', message: withCommand((err as Error).message, rt.inspect(cid()).config.cmd) });
           }
         })();
         return;
@@ -130,7 +158,7 @@ class TaskRunner {
       const rt = this.x.runtime;
       // A container made before a crash that was never recorded is reused, not made twice.
       const existing = rt.list().find((c) => c.name === containerName(this.task.id));
-      const id = existing?.id ?? await rt.create({ layerDirs: image.layerDirs, config: containerConfigOf(this.task, image.config, this.x.network ?? 'none'), name: containerName(this.task.id) });
+      const id = existing?.id ?? await rt.create({ layerDirs: image.layerDirs, config: containerConfigOf(this.task, image.config, this.x.network ?? 'none', image.entrypoint), name: containerName(this.task.id) });
       await this.dispatch({ kind: 'prepared', containerId: id });
     } catch (err) {
       await this.dispatch({ kind: 'prepare-failed', message: (err as Error).message });

@@ -123,6 +123,12 @@ describe('control API over mutual TLS', function () {
     assert.ok(workers.json.map((j) => (JSON.parse(j) as Node).id).includes(n.id));
     const drained = parse<Node>(await call(viaFollower, 'UpdateNode', { id: 'w1', version: h.store().view.get('node', n.id)!.meta.version, availability: 'drain', labelsJson: '{"zone":"a"}' }));
     assert.deepEqual([drained.spec.availability, drained.spec.labels], ['drain', { zone: 'a' }]);
+    const before = h.store().view.version;
+    await assert.rejects(call(viaFollower, 'UpdateNode', { id: 'w1', version: drained.meta.version, availability: 'sleep' }),
+      (e: unknown) => ShoalError.is(e, 'InvalidArgument') && /availability must be one of active, pause, drain, got "sleep"$/.test(e.message));
+    await assert.rejects(call(viaFollower, 'UpdateNode', { id: 'w1', version: drained.meta.version, labelsJson: '{"zone":3}' }),
+      (e: unknown) => ShoalError.is(e, 'InvalidArgument') && /labels\.zone must be a string, got 3$/.test(e.message));
+    assert.equal(h.store().view.version, before, 'nothing written');
   });
 
   it('refuses to demote the last manager or to remove a manager whose loss breaks the quorum', async () => {

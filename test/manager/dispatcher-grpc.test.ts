@@ -78,7 +78,7 @@ describe('dispatcher over mutual TLS', function () {
     assert.deepEqual([messages[0].type, messages[0].sequence, messages[0].changes.length, messages[0].heartbeatPeriodMs], ['complete', 1, 0, 5000]);
     assert.equal(h.store().view.get('node', node.id)?.status.state, 'ready');
     const sessionId = messages[0].sessionId;
-    assert.deepEqual(await unary(c, 'heartbeat', { sessionId }), { periodMs: 5000 });
+    assert.deepEqual(await unary(c, 'heartbeat', { sessionId }), { periodMs: 5000, managers: [] });
 
     await h.store().write([{ op: 'create', target: { kind: 'service', object: makeService(h.random, { name: 'g', mode: 'global', task: { container: { image: 'x' } } }) } }]);
     await waitFor(() => messages.some((m) => m.changes.some((x) => x.action === 'update')), 'an assignment');

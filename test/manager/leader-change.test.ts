@@ -4,6 +4,7 @@ import { updateService } from '../../src/manager/controlapi/services';
 import { newTask } from '../../src/manager/orchestrator/new-task';
 import type { Store } from '../../src/manager/store/store';
 import { Harness } from './sim/harness';
+import { makeNode } from './sim/fixtures';
 
 /** Slots of a service that hold more than one task that should run, as "slot: ids". */
 function twinSlots(store: Store, serviceId: string): string[] {
@@ -62,6 +63,24 @@ describe('a leader change while the orchestrator writes', function () {
 
     assert.deepEqual(twins, [], 'no slot ever held two runnable tasks');
     assertOnePerSlot(h, svc.id, 8);
+  });
+
+  it('records the leader and the reachability of every manager on its Node, and moves them on a leader change or an isolation', async () => {
+    h = await Harness.create(84);
+    const nodes = [1, 2, 3].map((raftId) => ({ ...makeNode(h!.random, { hostname: `m${raftId}`, role: 'manager' }), managerStatus: { raftId, addr: '', leader: false, reachability: 'unknown' as const } }));
+    await h.settle(h.store().write(nodes.map((n) => ({ op: 'create' as const, target: { kind: 'node' as const, object: n } }))));
+    const status = (): string => nodes.map((n) => { const ms = h!.store().view.get('node', n.id)!.managerStatus!; return `${ms.raftId}:${ms.leader ? 'leader' : '-'}:${ms.reachability}`; }).join(' ');
+    const expect = (leader: number, unreachable: number[] = []): string => [0, 1, 2].map((i) => `${i + 1}:${i === leader ? 'leader' : '-'}:${unreachable.includes(i) ? 'unreachable' : 'reachable'}`).join(' ');
+    const first = h.sim.leaderIndex();
+    await h.until(() => status() === expect(first), 10_000, `status ${expect(first)}, got ${status()}`);
+    const next = (first + 1) % 3;
+    h.sim.transferTo(next);
+    await h.until(() => h!.sim.leaderIndex() === next && status() === expect(next), 10_000, `status ${expect(next)}`);
+    const other = (next + 1) % 3;
+    h.sim.isolate(other);
+    await h.until(() => status() === expect(next, [other]), 10_000, `status ${expect(next, [other])}`);
+    h.sim.heal();
+    await h.until(() => status() === expect(next), 10_000, `status ${expect(next)} again`);
   });
 
   it('shuts down all but one of the runnable tasks a slot holds, keeping the running one', async () => {

@@ -41,7 +41,7 @@ describe('leader loops on a simulated cluster', function () {
     for (const a of h.agents.values()) assert.equal(a.running().length, 0, 'agents stopped the containers');
   });
 
-  it('runs one task of a global service on every eligible node, following nodes as they join, drain or go down', async () => {
+  it('runs one task of a global service on every eligible node, following nodes as they join, drain, go down or leave', async () => {
     h = await Harness.create(12, { dispatcher: { heartbeatPeriodMs: 1000 } });
     const n1 = await h.addNode();
     const n2 = await h.addNode();
@@ -60,6 +60,12 @@ describe('leader loops on a simulated cluster', function () {
     await h.run(3000);
     assert.deepEqual(new Set(h.running(svc.id).map((t) => t.nodeId)).size, 2);
     assert.equal(h.desired(svc.id).length, 2);
+    // A node that leaves the cluster (node rm) loses its task too.
+    await h.settle(h.store().write([{ op: 'remove', kind: 'node', id: n4.id, expectedVersion: 0 }]));
+    await h.until(() => !h!.desired(svc.id).some((t) => t.nodeId === n4.id), 20_000, 'removed node loses its task');
+    await h.run(3000);
+    assert.equal(h.desired(svc.id).length, 1);
+    assert.equal(h.running(svc.id).length, 1);
   });
 
   it('replaces the tasks of a node that stops heartbeating (down after 3 missed periods) on the other nodes', async () => {

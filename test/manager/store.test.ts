@@ -4,7 +4,7 @@ import { ShoalError } from '../../src/types/errors';
 import { SeededRandom } from '../../src/types/random';
 import { TaskState } from '../../src/types/objects';
 import { Store, splitActions, type StoreEvent } from '../../src/manager/store/store';
-import { patchTask, type StoreAction } from '../../src/manager/store/actions';
+import { decodeSnapshot, decodeTransaction, encodeSnapshot, encodeTransaction, patchTask, type StoreAction } from '../../src/manager/store/actions';
 import { newTask } from '../../src/manager/orchestrator/new-task';
 import type { ReplicatedLog } from '../../src/manager/replicated-log';
 import { raftNodeLog } from '../../src/manager/raft-node-log';
@@ -176,5 +176,21 @@ describe('replicated store', () => {
     const { random, stores, sim } = await threeManagers(7);
     const follower = stores[(sim.leaderIndex() + 1) % 3];
     await assert.rejects(follower.write([{ op: 'create', target: { kind: 'node', object: makeNode(random) } }]), (e: unknown) => ShoalError.is(e, 'Unavailable'));
+  });
+
+  it('carries a spec shared by many tasks once per entry and per snapshot, and decoded tasks share one spec object', () => {
+    const random = new SeededRandom(9);
+    const svc = makeService(random, { name: 'many', replicas: 200, task: { container: { image: 'x:1', env: Array.from({ length: 20 }, (_, i) => `VAR_${i}=${'v'.repeat(40)}`) } } });
+    const tasks = Array.from({ length: 200 }, (_, i) => newTask(svc, random, 0, { slot: i + 1, nodeId: '' }));
+    const specBytes = JSON.stringify(svc.spec.task).length;
+    const data = encodeTransaction({ actions: tasks.map((t) => ({ op: 'create', target: { kind: 'task', object: t } })), timestampMs: 1 });
+    assert.ok(data.length < 200 * specBytes / 2, `entry of ${data.length} bytes carries the ${specBytes}-byte spec once, not 200 times`);
+    const decoded = decodeTransaction(data).actions.map((a) => (a.op === 'create' && a.target.kind === 'task' ? a.target.object : assert.fail('a task create')));
+    assert.deepEqual(decoded.map((t) => t.id), tasks.map((t) => t.id));
+    assert.deepEqual(decoded[0].spec, svc.spec.task);
+    assert.ok(decoded.every((t) => t.spec === decoded[0].spec), 'one shared spec object');
+    const snap = decodeSnapshot(encodeSnapshot(tasks.map((t) => ({ kind: 'task', object: t })), 7));
+    assert.equal(snap.version, 7);
+    assert.deepEqual(snap.objects.map((o) => o.object), tasks);
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { ManualClock } from '../../src/types/clock';
 import { SeededRandom } from '../../src/types/random';
 import { TaskState, type TaskStatus } from '../../src/types/objects';
-import { backoffMs, sequenceVerdict } from '../../src/worker/agent';
+import { backoffMs, heartbeatDeadlineMs, reconnectDelayMs, sequenceVerdict } from '../../src/worker/agent';
 import { describeHost } from '../../src/worker/node-description';
 import { StatusReporter, type StatusUpdate } from '../../src/worker/status-reporter';
 
@@ -22,6 +22,14 @@ describe('worker agent policies', () => {
     const buckets = new Set(delays.map((d) => Math.floor(d / 250)));
     assert.equal(buckets.size, 10, `delays should cover 0..2500 ms in 250 ms buckets, got ${[...buckets].sort().join(',')}`);
     assert.ok(Math.max(...delays.map((d) => delays.filter((x) => Math.floor(x / 250) === Math.floor(d / 250)).length)) < 200, 'no bucket takes a fifth of the agents');
+  });
+
+  it('after losing an established session, waits at most a quarter period, spread over it; a silent manager is given up after half a period', () => {
+    const delays = Array.from({ length: 1000 }, (_, i) => reconnectDelayMs(5000, new SeededRandom(i)));
+    assert.ok(delays.every((d) => d >= 0 && d < 1250), 'within a quarter period');
+    assert.equal(new Set(delays.map((d) => Math.floor(d / 125))).size, 10, 'spread over the whole window');
+    // Noticing (1.5 periods at most) plus waiting leaves time to connect within two periods.
+    assert.ok(5000 + heartbeatDeadlineMs(5000) + Math.max(...delays) < 2 * 5000);
   });
 
   it('applies the complete set and increments in sequence, and asks for the complete set on a gap', () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { TaskState, type TaskStatus } from '../../src/types/objects';
+import { NEW_META, TaskState, taskSpecWithDefaults, type SpecInput, type Task, type TaskSpec, type TaskStatus } from '../../src/types/objects';
+import { containerConfigOf } from '../../src/worker/executor';
 import { decide, type ControllerEvent, type ControllerState } from '../../src/worker/task-controller';
 
 const status = (state: number, patch: Partial<TaskStatus> = {}): TaskStatus => ({ state, timestamp: 1, message: '', err: '', exitCode: 0, containerId: '', pid: 0, ...patch });
@@ -73,5 +74,29 @@ describe('worker task controller (pure decisions)', () => {
     const gone = decide(st(TaskState.RUNNING, TaskState.RUNNING, { containerId: 'c' }), { kind: 'attached', container: undefined });
     assert.deepEqual(gone.statuses.map((x) => x.state), [TaskState.FAILED]);
     assert.match(gone.statuses[0].err, /container c of the task is gone/);
+  });
+});
+
+describe('worker container config of a task', () => {
+  const task = (spec: SpecInput<TaskSpec>): Task => ({
+    id: 't1', meta: NEW_META, serviceId: 's1', slot: 1, nodeId: 'n1', spec: taskSpecWithDefaults(spec), hostPorts: [],
+    desiredState: TaskState.RUNNING, status: status(TaskState.ASSIGNED), restartHistoryMs: [],
+  });
+
+  it('takes the task\'s command, mounts and limits over the image\'s defaults', () => {
+    const c = containerConfigOf(task({
+      container: { image: 'busybox', command: ['sh'], args: ['-c', 'true'], env: ['A=1'], mounts: [{ type: 'bind', source: '/srv', target: '/data', readOnly: true }, { type: 'volume', source: 'cache', target: '/cache', readOnly: false }, { type: 'tmpfs', source: '', target: '/tmp', readOnly: false }] },
+      resources: { limits: { memoryBytes: 64 << 20, nanoCPUs: 5e8 } },
+    }), { cmd: ['top'], env: ['PATH=/bin'] }, 'none');
+    assert.deepEqual(c.cmd, ['sh', '-c', 'true']);
+    assert.deepEqual(c.env, ['PATH=/bin', 'A=1']);
+    assert.deepEqual(c.mounts, [{ type: 'bind', source: '/srv', target: '/data', readOnly: true }, { type: 'volume', name: 'cache', target: '/cache', readOnly: false }, { type: 'tmpfs', target: '/tmp' }]);
+    assert.deepEqual(c.limits, { memoryBytes: 64 << 20, nanoCpus: 5e8 });
+    assert.deepEqual(c.labels, { 'shoal.task.id': 't1', 'shoal.service.id': 's1' });
+  });
+
+  it('sets no limit where the task asks for none, as Docker does with 0', () => {
+    const c = containerConfigOf(task({ container: { image: 'busybox' } }), { cmd: ['top'] }, 'none');
+    assert.deepEqual([c.cmd, c.limits, c.mounts], [['top'], undefined, []]);
   });
 });

@@ -1,7 +1,8 @@
 import type { Clock } from '../../types/clock';
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../../types/errors';
+import { ConflictError, FailedPreconditionError, InvalidArgumentError, NotFoundError, UnavailableError } from '../../types/errors';
 import { validateClusterSpec, type Cluster, type ClusterSpec, type Node, type NodeSpec, type Service, type ServiceSpec, type SpecInput, type Task } from '../../types/objects';
 import type { Random } from '../../types/random';
+import type { RaftMembership } from '../replicated-log';
 import type { Store } from '../store/store';
 import { updateNode } from './nodes';
 import { createService, removeService, updateService } from './services';
@@ -28,12 +29,18 @@ function matchLabels(labels: Readonly<Record<string, string>>, wanted: readonly 
   });
 }
 
+/** Optional parts of the control API. */
+export interface ControlApiOptions {
+  /** Changes the Raft group when a manager is removed or demoted (the daemon passes the RaftNode's). */
+  readonly raftMembership?: RaftMembership;
+}
+
 /**
  * The control API's operations on the leader's store, transport-free: the gRPC service calls
  * these on the leader. Every input is checked here before anything is written.
  */
 export class ControlApi {
-  constructor(private readonly store: Store, private readonly clock: Clock, private readonly random: Random, private readonly newJoinToken: (role: 'worker' | 'manager') => string) {}
+  constructor(readonly store: Store, private readonly clock: Clock, private readonly random: Random, private readonly newJoinToken: (role: 'worker' | 'manager') => string, private readonly opts: ControlApiOptions = {}) {}
 
   createService(specJson: string): Promise<Service> {
     return createService(this.store, this.random, parseJson('spec_json', specJson) as SpecInput<ServiceSpec>);
@@ -84,13 +91,21 @@ export class ControlApi {
     return this.store.view.nodes().filter((n) => (f.roles.length === 0 || f.roles.includes(n.spec.role)) && (f.names.length === 0 || f.names.includes(n.spec.name)));
   }
 
-  updateNode(id: string, version: number, patch: { availability: string; role: string; labelsJson: string }): Promise<Node> {
+  async updateNode(id: string, version: number, patch: { availability: string; role: string; labelsJson: string }): Promise<Node> {
     const p: { -readonly [K in keyof NodeSpec]?: NodeSpec[K] } = {};
     if (patch.availability !== '') p.availability = patch.availability as NodeSpec['availability'];
     if (patch.role !== '') p.role = patch.role as NodeSpec['role'];
     if (patch.labelsJson !== '') p.labels = parseJson('labels_json', patch.labelsJson) as NodeSpec['labels'];
     const n = this.getNode(id);
-    if (p.role === 'worker' && n.spec.role === 'manager') this.checkQuorumWithout(n, 'demote');
+    if (p.role === 'worker' && n.spec.role === 'manager') {
+      this.checkQuorumWithout(n, 'demote');
+      // Checked before the Raft group changes, so a stale request changes nothing at all.
+      if (version !== n.meta.version) throw new ConflictError(`update of node ${n.id} refused: it was read at version ${version} but is now at version ${n.meta.version}`, { hint: 'read the object again and retry' });
+      await this.leaveRaft(n, 'demote');
+      // The caller's version was checked above; the leader's own status writes since then must not
+      // undo a demotion that has already left the Raft group.
+      return updateNode(this.store, n.id, this.store.view.get('node', n.id)?.meta.version ?? version, p);
+    }
     return updateNode(this.store, n.id, version, p);
   }
 
@@ -101,7 +116,24 @@ export class ControlApi {
       if (!force) throw new FailedPreconditionError(`node ${n.id} is a manager`, { hint: 'demote it before removing it' });
     }
     if (!force && n.status.state !== 'down') throw new FailedPreconditionError(`node ${n.id} is not down and can't be removed`, { hint: 'drain it and stop its daemon, or use force' });
+    if (n.spec.role === 'manager') await this.leaveRaft(n, 'remove');
     await this.store.write([{ op: 'remove', kind: 'node', id: n.id, expectedVersion: 0 }]);
+  }
+
+  /**
+   * Takes a manager out of the Raft group (SwarmKit does this before the store change). The leader
+   * does not remove itself: it hands leadership over and asks for a retry, which the new leader serves.
+   */
+  private async leaveRaft(n: Node, what: 'demote' | 'remove'): Promise<void> {
+    const hook = this.opts.raftMembership;
+    const raftId = n.managerStatus?.raftId ?? 0;
+    if (hook === undefined || raftId === 0) return;
+    if (hook.selfRaftId?.() === raftId) {
+      if (hook.transferLeadership === undefined) throw new FailedPreconditionError(`cannot ${what} node ${n.id}: it is the leader`, { hint: 'run the command again once another manager leads' });
+      await hook.transferLeadership();
+      throw new UnavailableError(`node ${n.id} was the leader; leadership has moved to another manager so that it can be ${what === 'remove' ? 'removed' : 'demoted'}`, { hint: 'retry the command' });
+    }
+    await hook.remove(raftId);
   }
 
   /** Refuses to take away a manager if the rest could not keep a quorum, and never the last one. */

@@ -3,6 +3,7 @@ import { ShoalError, UnavailableError } from '../../types/errors';
 import { grpcStatusOf, shoalErrorOf } from '../../types/grpc-status';
 import type { ControlApi } from './control-api';
 import { CONTROL_METHODS, ControlClientCtor, type ControlMethod } from './control-proto';
+import { serveWatch, type WireWatchEvent } from './watch';
 
 /** Marks a call a follower forwarded, so a call is forwarded at most once. */
 const FORWARDED = 'shoal-forwarded';
@@ -64,7 +65,14 @@ export function addControlService(server: grpc.Server, opts: ControlServerOption
       serve(opts, local, method, call).then((v) => cb(null, v), (err: unknown) => cb({ ...grpcStatusOf(err), metadata: new grpc.Metadata() }));
     };
   }
+  // Every manager serves Watch from its own replica: no forwarding, the order is the log's.
+  impl.Watch = (call: grpc.ServerWritableStream<{ kinds?: unknown[] }, WireWatchEvent>) => serveWatch(opts.api.store, call);
   server.addService(ControlClientCtor.service, impl);
+}
+
+/** Opens a Watch stream on a client of the control service (kinds empty for all). */
+export function openWatch(client: grpc.Client, kinds: readonly string[] = []): grpc.ClientReadableStream<WireWatchEvent> {
+  return (client as unknown as { watch(r: { kinds: readonly string[] }): grpc.ClientReadableStream<WireWatchEvent> }).watch({ kinds });
 }
 
 async function serve(opts: ControlServerOptions, local: Record<ControlMethod, (r: Req) => Promise<unknown>>, method: ControlMethod, call: grpc.ServerUnaryCall<Req, unknown>): Promise<unknown> {

@@ -12,6 +12,22 @@ export interface StatusReport {
   readonly status: TaskStatus;
 }
 
+/** A manager an agent may open its session with, as the dispatcher tells it. */
+export interface ManagerPeer {
+  /** host:port of the manager's gRPC server (Node.managerStatus.addr). */
+  readonly addr: string;
+  /** Only the leader serves sessions, so agents try it first. */
+  readonly leader: boolean;
+  /** Preference among the others: 0 when the cluster finds the manager unreachable, else 1. */
+  readonly weight: number;
+}
+
+/** What a session is told at registration and with every heartbeat. */
+export interface SessionInfo {
+  readonly heartbeatPeriodMs: number;
+  readonly managers: readonly ManagerPeer[];
+}
+
 /** Settings of the dispatcher. */
 export interface DispatcherOptions {
   /** A node is marked down after this many heartbeat periods without a heartbeat (SwarmKit: 3). */
@@ -53,6 +69,8 @@ export class Dispatcher {
   private statusTimer: TimerHandle | null = null;
   private unwatch: (() => void) | null = null;
   private running = false;
+  /** managers(), kept until a node changes: every heartbeat carries it. */
+  private managerCache: ManagerPeer[] | null = null;
 
   constructor(private readonly store: Store, private readonly clock: Clock, private readonly random: Random, opts: Partial<DispatcherOptions> = {}) {
     this.opts = { ...DEFAULTS, ...opts };
@@ -61,6 +79,11 @@ export class Dispatcher {
   /** The heartbeat period in force (cluster setting, 5 s by default). */
   heartbeatPeriodMs(): number {
     return this.store.view.cluster()?.spec.dispatcher.heartbeatPeriodMs ?? DEFAULT_CLUSTER_SPEC.dispatcher.heartbeatPeriodMs;
+  }
+
+  /** Worker sessions open now (for metrics). */
+  sessionCount(): number {
+    return this.sessions.size;
   }
 
   /** Starts on leadership. Nodes the store says are up get a grace period to reconnect before they are marked down. */
@@ -74,6 +97,7 @@ export class Dispatcher {
   /** Stops on loss of leadership: sessions end, agents re-register with the new leader. */
   stop(): void {
     this.running = false;
+    this.managerCache = null;
     this.unwatch?.();
     this.unwatch = null;
     for (const t of this.deadlines.values()) t.cancel();
@@ -90,7 +114,7 @@ export class Dispatcher {
   }
 
   /** A worker opens a session: the node becomes READY and gets its complete assignment set at once. */
-  async register(nodeId: string, description: NodeDescription, addr: string, send: (m: AssignmentMessage) => void, onEnd: () => void = () => undefined): Promise<{ sessionId: string; heartbeatPeriodMs: number }> {
+  async register(nodeId: string, description: NodeDescription, addr: string, send: (m: AssignmentMessage) => void, onEnd: () => void = () => undefined): Promise<SessionInfo & { sessionId: string }> {
     this.mustRun();
     const node = this.store.view.get('node', nodeId);
     if (node === undefined) throw new NotFoundError(`node ${nodeId} is not a member of this cluster`, { hint: 'join the swarm again' });
@@ -104,14 +128,39 @@ export class Dispatcher {
     this.armDeadline(nodeId);
     const tasks = this.store.view.tasksOfNode(nodeId).filter((t) => assignedTo(t, nodeId));
     send(session.assignments.complete(tasks));
-    return { sessionId: session.id, heartbeatPeriodMs: this.heartbeatPeriodMs() };
+    return { sessionId: session.id, heartbeatPeriodMs: this.heartbeatPeriodMs(), managers: this.managers() };
   }
 
   /** A heartbeat pushes the node's deadline back; an unknown session must register again. */
-  heartbeat(nodeId: string, sessionId: string): { heartbeatPeriodMs: number } {
+  heartbeat(nodeId: string, sessionId: string): SessionInfo {
     this.sessionOf(nodeId, sessionId);
     this.armDeadline(nodeId);
-    return { heartbeatPeriodMs: this.heartbeatPeriodMs() };
+    return { heartbeatPeriodMs: this.heartbeatPeriodMs(), managers: this.managers() };
+  }
+
+  /**
+   * The managers agents should know, from the store's manager nodes (their managerStatus.addr):
+   * the leader first, then the reachable ones, so that a restarted or re-homed agent finds one.
+   */
+  managers(): readonly ManagerPeer[] {
+    if (this.running && this.managerCache !== null) return this.managerCache;
+    const out: ManagerPeer[] = [];
+    for (const n of this.store.view.nodes()) {
+      const m = n.managerStatus;
+      if (m === undefined || m.addr === '') continue;
+      out.push({ addr: m.addr, leader: m.leader, weight: m.reachability === 'unreachable' ? 0 : 1 });
+    }
+    out.sort((a, b) => Number(b.leader) - Number(a.leader) || b.weight - a.weight || (a.addr < b.addr ? -1 : a.addr > b.addr ? 1 : 0));
+    if (this.running) this.managerCache = out;
+    return out;
+  }
+
+  /** The node's description or address changed during its session: written to its Node object. */
+  async updateDescription(nodeId: string, sessionId: string, description: NodeDescription, addr: string): Promise<void> {
+    this.sessionOf(nodeId, sessionId);
+    const n = this.store.view.get('node', nodeId);
+    if (n !== undefined && n.status.addr === addr && JSON.stringify(n.description) === JSON.stringify(description)) return;
+    await this.updateNode(nodeId, (x) => ({ ...x, description, status: { ...x.status, addr } }));
   }
 
   /** Queues task status reports; they reach the store in batches. */
@@ -169,6 +218,7 @@ export class Dispatcher {
 
   private onStoreEvent(e: StoreEvent): void {
     for (const c of e.changes) {
+      if (c.kind === 'node') this.managerCache = null;
       if (c.kind !== 'task') continue;
       const before = c.before as Task | undefined;
       const after = c.after as Task | undefined;
@@ -181,6 +231,7 @@ export class Dispatcher {
       }
     }
     if (e.reset) {
+      this.managerCache = null;
       // Agents re-register for a complete set.
       const ended = [...this.sessions.values()];
       this.sessions.clear();

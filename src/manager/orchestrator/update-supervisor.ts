@@ -19,14 +19,14 @@ function slotKey(t: Task): string {
 interface SlotView { key: string; dirty: Task[]; fresh: Task[] }
 
 /** The runnable tasks of each slot split into dirty (old spec) and fresh (current spec). */
-function slotViews(service: Service, tasks: readonly Task[], cache: Map<string, string>): SlotView[] {
+function slotViews(service: Service, tasks: readonly Task[]): SlotView[] {
   const slots = new Map<string, SlotView>();
   for (const t of tasks) {
     if (!isRunnable(t)) continue;
     const key = slotKey(t);
     let v = slots.get(key);
     if (v === undefined) slots.set(key, (v = { key, dirty: [], fresh: [] }));
-    (isTaskDirty(service, t, cache) ? v.dirty : v.fresh).push(t);
+    (isTaskDirty(service, t) ? v.dirty : v.fresh).push(t);
   }
   return [...slots.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
@@ -52,10 +52,9 @@ export function superviseUpdate(view: MemoryStore, plan: Plan, service: Service,
   const rollingBack = service.updateStatus?.state === 'rollback_started';
   const cfg = rollingBack ? service.spec.rollback : service.spec.update;
   const startedAt = service.updateStatus?.startedAt ?? 0;
-  const cache = new Map<string, string>();
   const tasks = view.tasksOfService(service.id);
-  const slots = slotViews(service, tasks, cache);
-  const failed = tasks.filter((t) => t.meta.createdAt >= startedAt && taskFailed(t) && !isTaskDirty(service, t, cache));
+  const slots = slotViews(service, tasks);
+  const failed = tasks.filter((t) => t.meta.createdAt >= startedAt && taskFailed(t) && !isTaskDirty(service, t));
   if (failed.length > 0 && failed.length / Math.max(1, slots.length) > cfg.maxFailureRatio && cfg.failureAction !== 'continue') {
     failUpdate(plan, service, failed[failed.length - 1], cfg, nowMs);
     return;

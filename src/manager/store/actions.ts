@@ -47,7 +47,7 @@ const fromUtf8 = new TextDecoder();
 type Long = number | { toNumber(): number };
 const num = (v: Long | undefined | null): number => (v === undefined || v === null ? 0 : typeof v === 'number' ? v : v.toNumber());
 
-interface WireObject { kind?: string; id?: string; json?: Uint8Array; specJson?: Uint8Array }
+interface WireObject { kind?: string; id?: string; json?: Uint8Array; specJson?: Uint8Array; specRef?: number }
 
 /** Bound on the distinct task specs each cache keeps. */
 const SPEC_CACHE_MAX = 4096;
@@ -81,15 +81,41 @@ function objectToWire(o: AnyObject): WireObject {
   return { kind: o.kind, id: o.object.id, json: utf8.encode(JSON.stringify(o.object)) };
 }
 
-function objectFromWire(w: WireObject | undefined): AnyObject {
+function objectFromWire(w: WireObject | undefined, specs: readonly unknown[]): AnyObject {
   const kind = w?.kind as ObjectKind;
   if (!KINDS.includes(kind)) throw new Error(`store entry has unknown object kind ${JSON.stringify(w?.kind)}`);
   const object = JSON.parse(fromUtf8.decode(w?.json ?? new Uint8Array())) as Record<string, unknown>;
   if (kind === 'task') {
-    if (w?.specJson === undefined || w.specJson.length === 0) throw new Error(`store entry has task ${String(object.id)} without a spec`);
-    object.spec = decodeSpec(w.specJson);
+    const ref = w?.specRef ?? 0;
+    if (ref > 0) {
+      if (ref > specs.length) throw new Error(`store entry has task ${String(object.id)} with spec reference ${ref} beyond its ${specs.length} specs`);
+      object.spec = specs[ref - 1];
+    } else if (w?.specJson !== undefined && w.specJson.length > 0) object.spec = decodeSpec(w.specJson);
+    else throw new Error(`store entry has task ${String(object.id)} without a spec`);
   }
   return { kind, object } as unknown as AnyObject;
+}
+
+/**
+ * The distinct task specs of one entry or snapshot: each task refers to its spec by index, so a
+ * batch of new tasks of one service carries the spec once. Spec encodings are shared per spec
+ * object (encodeSpec), so identity finds the duplicates.
+ */
+class SpecTable {
+  readonly specs: Uint8Array[] = [];
+  private readonly index = new Map<Uint8Array, number>();
+
+  ref(o: WireObject): WireObject {
+    const b = o.specJson;
+    if (b === undefined || b.length === 0) return o;
+    let i = this.index.get(b);
+    if (i === undefined) {
+      i = this.specs.length;
+      this.specs.push(b);
+      this.index.set(b, i);
+    }
+    return { kind: o.kind, id: o.id, json: o.json, specRef: i + 1 };
+  }
 }
 
 /** Wire forms already built (splitting a write measures them, encoding reuses them). */
@@ -107,7 +133,7 @@ function buildWire(a: StoreAction): WireAction {
   return { op: a.op === 'create' ? 0 : 1, object: objectToWire(a.target), expectedVersion: a.op === 'update' ? a.target.object.meta.version : 0 };
 }
 
-function actionFromWire(w: WireAction): StoreAction {
+function actionFromWire(w: WireAction, specs: readonly unknown[]): StoreAction {
   const op = OPS[w.op ?? 0];
   if (op === 'remove') {
     const kind = w.object?.kind as ObjectKind;
@@ -121,18 +147,24 @@ function actionFromWire(w: WireAction): StoreAction {
     if (typeof fields !== 'object' || fields === null || 'id' in fields || 'meta' in fields) throw new Error('store entry has a patch that is not an object of plain fields');
     return { op, kind, id: w.object?.id ?? '', expectedVersion: num(w.expectedVersion), fields: fields as Record<string, unknown> };
   }
-  return { op, target: objectFromWire(w.object) };
+  return { op, target: objectFromWire(w.object, specs) };
 }
 
 /** Encodes a transaction as one Raft entry's data. */
 export function encodeTransaction(tx: Transaction): Uint8Array {
-  return TxType.encode({ actions: tx.actions.map(actionToWire), timestampMs: tx.timestampMs }).finish();
+  const table = new SpecTable();
+  const actions = tx.actions.map((a) => {
+    const w = actionToWire(a);
+    return w.object?.specJson === undefined ? w : { ...w, object: table.ref(w.object) };
+  });
+  return TxType.encode({ actions, timestampMs: tx.timestampMs, specs: table.specs }).finish();
 }
 
 /** Decodes a Raft entry's data into a transaction. */
 export function decodeTransaction(data: Uint8Array): Transaction {
-  const w = TxType.decode(data) as unknown as { actions?: WireAction[]; timestampMs?: Long };
-  return { actions: (w.actions ?? []).map(actionFromWire), timestampMs: num(w.timestampMs) };
+  const w = TxType.decode(data) as unknown as { actions?: WireAction[]; timestampMs?: Long; specs?: Uint8Array[] };
+  const specs = (w.specs ?? []).map(decodeSpec);
+  return { actions: (w.actions ?? []).map((a) => actionFromWire(a, specs)), timestampMs: num(w.timestampMs) };
 }
 
 /** Encoded size of one action in bytes (for splitting large writes). */
@@ -143,11 +175,13 @@ export function encodedActionBytes(a: StoreAction): number {
 
 /** Encodes every object of the store and its version (a Raft snapshot's data). */
 export function encodeSnapshot(objects: readonly AnyObject[], version: number): Uint8Array {
-  return SnapType.encode({ objects: objects.map(objectToWire), version }).finish();
+  const table = new SpecTable();
+  return SnapType.encode({ objects: objects.map((o) => table.ref(objectToWire(o))), version, specs: table.specs }).finish();
 }
 
 /** Decodes a store snapshot. */
 export function decodeSnapshot(data: Uint8Array): { objects: AnyObject[]; version: number } {
-  const w = SnapType.decode(data) as unknown as { objects?: WireObject[]; version?: Long };
-  return { objects: (w.objects ?? []).map(objectFromWire), version: num(w.version) };
+  const w = SnapType.decode(data) as unknown as { objects?: WireObject[]; version?: Long; specs?: Uint8Array[] };
+  const specs = (w.specs ?? []).map(decodeSpec);
+  return { objects: (w.objects ?? []).map((o) => objectFromWire(o, specs)), version: num(w.version) };
 }

@@ -1,7 +1,7 @@
 import { ConflictError, NotFoundError, ShoalError } from '../../types/errors';
 import type { Cluster, Node, ObjectKind, Service, Task } from '../../types/objects';
 import type { AnyObject, ObjectOfKind, StoreAction, Transaction } from './actions';
-import { MultiIndex } from './indexes';
+import { MultiIndex, SlotIndex, type IdSet } from './indexes';
 
 /** One applied change, as watchers see it. `before` is absent on create, `after` on remove. */
 export interface StoreChange {
@@ -22,7 +22,7 @@ export class MemoryStore {
   private readonly serviceByName = new Map<string, string>();
   private readonly tasksByService = new MultiIndex();
   private readonly tasksByNode = new MultiIndex();
-  private readonly tasksBySlot = new MultiIndex();
+  private readonly tasksBySlot = new SlotIndex();
   private readonly tasksByDesiredState = new MultiIndex();
   private readonly tasksByState = new MultiIndex();
   /** The Raft index of the last applied transaction. */
@@ -54,7 +54,7 @@ export class MemoryStore {
   }
 
   tasksOfSlot(serviceId: string, slot: number): Task[] {
-    return this.tasksIn(this.tasksBySlot.get(`${serviceId}/${slot}`));
+    return this.tasksIn(this.tasksBySlot.get(serviceId, slot));
   }
 
   tasksWithDesiredState(state: number): Task[] {
@@ -63,6 +63,11 @@ export class MemoryStore {
 
   tasksWithState(state: number): Task[] {
     return this.tasksIn(this.tasksByState.get(state));
+  }
+
+  /** How many tasks are in an observed state (no array built). */
+  countTasksWithState(state: number): number {
+    return this.tasksByState.get(state).size;
   }
 
   /** The cluster object, if the cluster has been initialized. */
@@ -74,7 +79,7 @@ export class MemoryStore {
     return this.list('node');
   }
 
-  private tasksIn(ids: ReadonlySet<string>): Task[] {
+  private tasksIn(ids: IdSet): Task[] {
     const out: Task[] = [];
     for (const id of ids) {
       const t = this.objects.task.get(id);
@@ -105,15 +110,17 @@ export class MemoryStore {
   /**
    * Applies a transaction at Raft index `version`: all actions or none. Returns the changes, or
    * the error that refused the transaction (stale version, missing object, duplicate name or id).
+   * With `adopt`, the created and updated objects were decoded for this call alone and are kept
+   * as they are (their meta stamped) rather than copied.
    */
-  apply(tx: Transaction, version: number): StoreChange[] | ShoalError {
+  apply(tx: Transaction, version: number, opts: { adopt?: boolean } = {}): StoreChange[] | ShoalError {
     const refused = this.check(tx.actions);
     if (refused !== null) {
       this.version = version;
       return refused;
     }
     const changes: StoreChange[] = [];
-    for (const a of tx.actions) changes.push(this.applyOne(a, version, tx.timestampMs));
+    for (const a of tx.actions) changes.push(this.applyOne(a, version, tx.timestampMs, opts.adopt === true));
     this.version = version;
     return changes;
   }
@@ -124,8 +131,8 @@ export class MemoryStore {
     const present: { [K in ObjectKind]?: Map<string, number | null> } = {};
     const names = new Map<string, string | null>();
     const versionOf = (kind: ObjectKind, id: string): number | null => {
-      const m = present[kind];
-      if (m !== undefined && m.has(id)) return m.get(id) ?? null;
+      const seen = present[kind]?.get(id);
+      if (seen !== undefined) return seen;
       return this.objects[kind].get(id)?.meta.version ?? null;
     };
     const mark = (kind: ObjectKind, id: string, v: number | null): void => {
@@ -165,7 +172,7 @@ export class MemoryStore {
     return null;
   }
 
-  private applyOne(a: StoreAction, version: number, nowMs: number): StoreChange {
+  private applyOne(a: StoreAction, version: number, nowMs: number, adopt: boolean): StoreChange {
     if (a.op === 'remove') {
       const before = this.objects[a.kind].get(a.id);
       if (before !== undefined) this.drop({ kind: a.kind, object: before } as AnyObject);
@@ -175,8 +182,14 @@ export class MemoryStore {
     const id = a.op === 'patch' ? a.id : a.target.object.id;
     const before = this.objects[kind].get(id);
     const createdAt = before?.meta.createdAt ?? nowMs;
-    const fields = a.op === 'patch' ? { ...before, ...a.fields } : a.target.object;
-    const after = { ...fields, id, meta: { version, createdAt, updatedAt: nowMs } } as AnyObject['object'];
+    const meta = { version, createdAt, updatedAt: nowMs };
+    let after: AnyObject['object'];
+    if (a.op === 'patch') after = { ...before, ...a.fields, id, meta } as AnyObject['object'];
+    else if (adopt) {
+      // Decoded for this apply alone: keep the object and stamp its meta, instead of copying it.
+      after = a.target.object;
+      (after as { meta: typeof meta }).meta = meta;
+    } else after = { ...a.target.object, id, meta };
     if (kind === 'task' && before !== undefined) this.reindexTask(before as Task, after as Task);
     else {
       if (before !== undefined) this.drop({ kind, object: before } as AnyObject);
@@ -194,8 +207,8 @@ export class MemoryStore {
       if (a.nodeId !== '') this.tasksByNode.add(a.nodeId, a.id);
     }
     if (b.slot !== a.slot || b.serviceId !== a.serviceId) {
-      if (b.slot !== 0) this.tasksBySlot.delete(`${b.serviceId}/${b.slot}`, b.id);
-      if (a.slot !== 0) this.tasksBySlot.add(`${a.serviceId}/${a.slot}`, a.id);
+      if (b.slot !== 0) this.tasksBySlot.delete(b.serviceId, b.slot, b.id);
+      if (a.slot !== 0) this.tasksBySlot.add(a.serviceId, a.slot, a.id);
     }
     if (b.desiredState !== a.desiredState) { this.tasksByDesiredState.delete(b.desiredState, b.id); this.tasksByDesiredState.add(a.desiredState, a.id); }
     if (b.status.state !== a.status.state) { this.tasksByState.delete(b.status.state, b.id); this.tasksByState.add(a.status.state, a.id); }
@@ -208,7 +221,7 @@ export class MemoryStore {
     const t = o.object;
     this.tasksByService.add(t.serviceId, t.id);
     if (t.nodeId !== '') this.tasksByNode.add(t.nodeId, t.id);
-    if (t.slot !== 0) this.tasksBySlot.add(`${t.serviceId}/${t.slot}`, t.id);
+    if (t.slot !== 0) this.tasksBySlot.add(t.serviceId, t.slot, t.id);
     this.tasksByDesiredState.add(t.desiredState, t.id);
     this.tasksByState.add(t.status.state, t.id);
   }
@@ -220,7 +233,7 @@ export class MemoryStore {
     const t = o.object;
     this.tasksByService.delete(t.serviceId, t.id);
     if (t.nodeId !== '') this.tasksByNode.delete(t.nodeId, t.id);
-    if (t.slot !== 0) this.tasksBySlot.delete(`${t.serviceId}/${t.slot}`, t.id);
+    if (t.slot !== 0) this.tasksBySlot.delete(t.serviceId, t.slot, t.id);
     this.tasksByDesiredState.delete(t.desiredState, t.id);
     this.tasksByState.delete(t.status.state, t.id);
   }

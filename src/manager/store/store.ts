@@ -69,7 +69,7 @@ export class Store implements StateMachine<ApplyResult> {
       return { ok: true, version: entry.index };
     }
     const tx = decodeTransaction(entry.data);
-    const out = this.view.apply(tx, entry.index);
+    const out = this.view.apply(tx, entry.index, { adopt: true });
     if (out instanceof ShoalError) return { ok: false, code: out.code, message: out.message, hint: out.hint };
     if (out.length > 0) this.emit({ version: entry.index, changes: out, reset: false, timeMs: tx.timestampMs });
     return { ok: true, version: entry.index };

@@ -285,9 +285,9 @@ export class RawNode {
   }
 
   /** The leader's replication state toward each member (for tests and metrics). */
-  progressOf(id: NodeId): { match: number; next: number; state: string; inflight: number } | undefined {
+  progressOf(id: NodeId): { match: number; next: number; state: string; inflight: number; recentActive: boolean } | undefined {
     const pr = this.progress.get(id);
-    return pr === undefined ? undefined : { match: pr.match, next: pr.next, state: pr.state, inflight: pr.inflights.length };
+    return pr === undefined ? undefined : { match: pr.match, next: pr.next, state: pr.state, inflight: pr.inflights.length, recentActive: pr.recentActive };
   }
 
   // ---- private: state -------------------------------------------------------------------------

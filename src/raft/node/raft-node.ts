@@ -213,6 +213,14 @@ export class RaftNode<R = unknown> {
     return this.core.status();
   }
 
+  /**
+   * The leader's view of member `id` (undefined on a follower or for a non-member): its
+   * acknowledged index and whether it was heard from within the current election timeout.
+   */
+  progressOf(id: NodeId): ReturnType<RawNode['progressOf']> {
+    return this.role === 'leader' ? this.core.progressOf(id) : undefined;
+  }
+
   /** Current members and their addresses. */
   peers(): ReadonlyMap<NodeId, string> {
     return this.book.all;

@@ -26,6 +26,10 @@ export interface NodeDescription {
   readonly hostname: string;
   readonly platform: { readonly os: string; readonly architecture: string };
   readonly resources: Resources;
+  /** Engine labels given to the agent (`shoald --label k=v`); unlike spec.labels, the node sets them. */
+  readonly labels?: Labels;
+  /** The host's own IP addresses, as the agent sees them. */
+  readonly addresses?: readonly string[];
 }
 
 /** The node's state as the dispatcher sees it. */

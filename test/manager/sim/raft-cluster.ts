@@ -2,7 +2,8 @@ import { RawNode, type Message, type NodeId, type Ready } from '../../../src/raf
 import type { ManualClock } from '../../../src/types/clock';
 import { UnavailableError } from '../../../src/types/errors';
 import type { SeededRandom } from '../../../src/types/random';
-import type { ReplicatedLog, StateMachine } from '../../../src/manager/replicated-log';
+import type { LogMember, ReplicatedLog, StateMachine } from '../../../src/manager/replicated-log';
+import { ReachabilityTracker } from '../../../src/manager/reachability';
 
 interface Pending { term: number; resolve: (v: unknown) => void; reject: (e: Error) => void }
 
@@ -15,8 +16,31 @@ class Member implements ReplicatedLog {
   /** While leading: the applied index from which this member reports leadership. */
   caughtUpAt = Infinity;
   private barriers: { at: number; resolve: () => void }[] = [];
+  /** While leading: the members heard from recently (sampled every tick, as the RaftNode adapter does). */
+  readonly reach: ReachabilityTracker;
 
-  constructor(readonly raw: RawNode, readonly sm: StateMachine<unknown>, private readonly cluster: SimRaftCluster) {}
+  constructor(readonly raw: RawNode, readonly sm: StateMachine<unknown>, private readonly cluster: SimRaftCluster, reachableWindowMs: number) {
+    this.reach = new ReachabilityTracker(reachableWindowMs);
+  }
+
+  selfRaftId(): number {
+    return this.raw.id;
+  }
+
+  members(): LogMember[] {
+    const now = this.cluster.now();
+    return this.raw.status().confState.voters.map((raftId) => ({ raftId, reachable: raftId === this.raw.id || this.reach.reachable(raftId, now) }));
+  }
+
+  /** Samples the leader's view of the other members' recent activity. */
+  sampleReachability(): void {
+    const st = this.raw.status();
+    if (st.role !== 'leader' || !this.up) {
+      this.reach.clear();
+      return;
+    }
+    for (const id of st.confState.voters) if (id !== st.id) this.reach.observe(id, this.raw.progressOf(id)?.recentActive ?? false, this.cluster.now());
+  }
 
   propose(data: Uint8Array): Promise<unknown> {
     if (!this.up || !this.leader) return Promise.reject(new UnavailableError(`manager ${this.raw.id} is not the leader`));
@@ -88,7 +112,7 @@ export class SimRaftCluster {
         id: i + 1, electionTick: this.opts.electionTick, heartbeatTick: 1, random, preVote: true, checkQuorum: true,
         maxSizePerMsgBytes: 1 << 20, maxInflightMsgs: 256,
       }, RawNode.bootstrap(ids));
-      this.members.push(new Member(raw, sm, this));
+      this.members.push(new Member(raw, sm, this, 3 * this.opts.electionTick * this.opts.tickMs));
     });
     this.scheduleTick();
   }
@@ -96,6 +120,10 @@ export class SimRaftCluster {
   /** The ReplicatedLog of member i (0-based). */
   log(i: number): ReplicatedLog {
     return this.members[i];
+  }
+
+  now(): number {
+    return this.clock.now();
   }
 
   leaderIndex(): number {
@@ -125,6 +153,7 @@ export class SimRaftCluster {
       for (const m of this.members) {
         m.raw.tick();
         this.pump(m);
+        m.sampleReachability();
       }
       this.scheduleTick();
     });

@@ -1,0 +1,138 @@
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { NotFoundError } from '../../types/errors';
+import type { Backend as ContainerBackend, ContainerSummary } from '../container-backend';
+import { AUTO_REMOVE_LABEL, containerInspectToDocker, containerRowToDocker, createRequestFromDocker, imageRowToDocker } from '../convert/container';
+import { qBool, qInt, readJson, sendJson, sendNoContent, spoolBody } from '../http/io';
+import type { RequestContext, Route } from '../http/router';
+import { startStream, writeChunk } from '../http/stream';
+import { logFrame, parseLogQuery } from './logs-format';
+
+/** The container a reference (id, name, unique id prefix) names. */
+async function summaryOf(c: ContainerBackend, ref: string): Promise<ContainerSummary> {
+  const all = await c.listContainers();
+  const name = ref.replace(/^\//, '');
+  const hit = all.find((x) => x.id === ref || x.name === name) ?? (() => {
+    const p = all.filter((x) => x.id.startsWith(ref));
+    return p.length === 1 ? p[0] : undefined;
+  })();
+  if (hit === undefined) throw new NotFoundError(`No such container: ${ref}`);
+  return hit;
+}
+
+async function create(ctx: RequestContext): Promise<void> {
+  const req = createRequestFromDocker(await readJson(ctx.req, ctx.opts.jsonBodyBytesMax), ctx.query.get('name') ?? undefined);
+  const id = await ctx.backend.containers.createContainer(req);
+  sendJson(ctx.res, 201, { Id: id, Warnings: [] });
+}
+
+async function start(ctx: RequestContext): Promise<void> {
+  const c = ctx.backend.containers;
+  const s = await summaryOf(c, ctx.params[0]);
+  if (s.status === 'running') return sendNoContent(ctx.res, 304);
+  await c.startContainer(s.id);
+  const raw = (await c.inspectContainer(s.id)) as { config?: { labels?: Record<string, string> } };
+  if (raw.config?.labels?.[AUTO_REMOVE_LABEL] === 'true') {
+    // Docker's --rm: the daemon removes the container once it has exited.
+    void c.waitContainer(s.id).then(() => c.removeContainer(s.id, true)).catch(() => undefined);
+  }
+  sendNoContent(ctx.res);
+}
+
+async function stop(ctx: RequestContext): Promise<void> {
+  const c = ctx.backend.containers;
+  const s = await summaryOf(c, ctx.params[0]);
+  if (s.status !== 'running') return sendNoContent(ctx.res, 304);
+  const t = qInt(ctx.query, 't', -1);
+  await c.stopContainer(s.id, t === undefined || t < 0 ? undefined : t * 1000);
+  sendNoContent(ctx.res);
+}
+
+async function wait(ctx: RequestContext): Promise<void> {
+  const c = ctx.backend.containers;
+  const s = await summaryOf(c, ctx.params[0]);
+  // Docker sends the headers at once and the body when the container exits.
+  startStream(ctx.res, 'application/json');
+  try {
+    const done = await c.waitContainer(s.id);
+    ctx.res.end(JSON.stringify({ StatusCode: done.exitCode ?? 0, Error: null }) + '\n');
+  } catch (err) {
+    ctx.res.end(JSON.stringify({ StatusCode: -1, Error: { Message: (err as Error).message } }) + '\n');
+  }
+}
+
+async function logs(ctx: RequestContext): Promise<void> {
+  const q = parseLogQuery(ctx.query);
+  const c = ctx.backend.containers;
+  const s = await summaryOf(c, ctx.params[0]);
+  const it = c.containerLogs(s.id, { follow: q.follow, ...(q.tail !== undefined ? { tail: q.tail } : {}), ...(q.sinceMs !== undefined ? { sinceMs: q.sinceMs } : {}) })[Symbol.asyncIterator]();
+  try {
+    // Without follow the first line (or the end) comes before the headers, so a failure is still a proper
+    // error answer; with follow the headers go at once, as a quiet task may print nothing for long.
+    if (q.follow) startStream(ctx.res, 'application/vnd.docker.raw-stream');
+    let next = await it.next();
+    if (!q.follow) startStream(ctx.res, 'application/vnd.docker.raw-stream');
+    while (next.done !== true && !ctx.signal.aborted) {
+      const f = logFrame(next.value, { ...q, details: false }, {});
+      if (f !== undefined) await writeChunk(ctx.res, f, ctx.signal);
+      next = await it.next();
+    }
+  } finally {
+    await it.return?.();
+  }
+  ctx.res.end();
+}
+
+async function inspect(ctx: RequestContext): Promise<void> {
+  const c = ctx.backend.containers;
+  const s = await summaryOf(c, ctx.params[0]);
+  sendJson(ctx.res, 200, containerInspectToDocker(await c.inspectContainer(s.id), s));
+}
+
+async function list(ctx: RequestContext): Promise<void> {
+  const all = qBool(ctx.query, 'all');
+  const rows = (await ctx.backend.containers.listContainers()).filter((c) => all || c.status === 'running');
+  sendJson(ctx.res, 200, rows.map((r) => containerRowToDocker(r)));
+}
+
+async function remove(ctx: RequestContext): Promise<void> {
+  const c = ctx.backend.containers;
+  const s = await summaryOf(c, ctx.params[0]);
+  await c.removeContainer(s.id, qBool(ctx.query, 'force'));
+  sendNoContent(ctx.res);
+}
+
+async function images(ctx: RequestContext): Promise<void> {
+  sendJson(ctx.res, 200, (await ctx.backend.containers.listImages()).map(imageRowToDocker));
+}
+
+async function load(ctx: RequestContext): Promise<void> {
+  const file = path.join(ctx.opts.tmpDir, `shoal-load-${crypto.randomUUID()}.tar`);
+  await spoolBody(ctx.req, file, ctx.opts.uploadBytesMax);
+  try {
+    const loaded = await ctx.backend.containers.loadImages(file);
+    startStream(ctx.res, 'application/json');
+    for (const img of loaded) {
+      const refs = img.references.length > 0 ? img.references.map((r) => `Loaded image: ${r}\n`) : [`Loaded image ID: ${img.id}\n`];
+      for (const line of refs) ctx.res.write(JSON.stringify({ stream: line }) + '\n');
+    }
+    ctx.res.end();
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
+}
+
+/** Single containers and images on this host: what `docker run`, `ps`, `logs`, `images` and `load` need. */
+export const containerRoutes: readonly Route[] = [
+  { method: 'POST', path: /^\/containers\/create$/, handler: create },
+  { method: 'GET', path: /^\/containers\/json$/, handler: list },
+  { method: 'POST', path: /^\/containers\/([^/]+)\/start$/, handler: start },
+  { method: 'POST', path: /^\/containers\/([^/]+)\/stop$/, handler: stop },
+  { method: 'POST', path: /^\/containers\/([^/]+)\/wait$/, handler: wait },
+  { method: 'GET', path: /^\/containers\/([^/]+)\/logs$/, handler: logs },
+  { method: 'GET', path: /^\/containers\/([^/]+)\/json$/, handler: inspect },
+  { method: 'DELETE', path: /^\/containers\/([^/]+)$/, handler: remove },
+  { method: 'GET', path: /^\/images\/json$/, handler: images },
+  { method: 'POST', path: /^\/images\/load$/, handler: load },
+];

@@ -1,0 +1,176 @@
+/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-return -- the tests walk Docker JSON field by field */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import type * as http from 'node:http';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { ApiBackend, ControlOps, EngineInfo, LocalSwarmState } from '../../src/api/backend';
+import { createApiServer, listenUnix } from '../../src/api/server';
+import { LocalBackend } from '../../src/cli/local-backend';
+import { FailedPreconditionError } from '../../src/types/errors';
+import { buildBusyboxImage } from '../runtime/fixtures/busybox-image';
+import { CliEnv } from '../cli/cli-harness';
+import { call, demux, type ApiResponse } from './http-client';
+import { DockerCli, tableRows } from './docker-client';
+
+type J = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** A node outside any swarm whose containers and images are the real runtime and image store. */
+class LocalOnlyBackend implements ApiBackend {
+  constructor(readonly containers: LocalBackend, private readonly dataRoot: string) {}
+  async engine(): Promise<EngineInfo> {
+    const all = await this.containers.listContainers();
+    const running = all.filter((c) => c.status === 'running').length;
+    return { version: '0.1.0-test', hostname: os.hostname(), os: 'linux', kernelVersion: os.release(), architecture: os.machine(), ncpu: os.cpus().length, memTotal: os.totalmem(),
+      dataRoot: this.dataRoot, containersRunning: running, containersStopped: all.length - running, images: (await this.containers.listImages()).length, cgroupVersion: '2' };
+  }
+  swarmState(): LocalSwarmState {
+    return { state: 'inactive', nodeId: '', nodeAddr: '', clusterId: '', controlAvailable: false, error: '', remoteManagers: [] };
+  }
+  swarmInit(): Promise<string> { return Promise.reject(new FailedPreconditionError('not in this test')); }
+  swarmJoin(): Promise<void> { return Promise.reject(new FailedPreconditionError('not in this test')); }
+  swarmLeave(): Promise<void> { return Promise.reject(new FailedPreconditionError('this node is not part of a swarm')); }
+  control(): ControlOps { throw new FailedPreconditionError('this node is not a swarm manager'); }
+  serviceLogs(): AsyncIterable<never> { throw new FailedPreconditionError('this node is not a swarm manager'); }
+  events(): AsyncIterable<never> { throw new FailedPreconditionError('this node is not a swarm manager'); }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('local API: single containers and images over the real runtime', function () {
+  this.timeout(120_000);
+  let env: CliEnv;
+  let local: LocalBackend;
+  let server: http.Server;
+  let dir: string;
+  let sock: string;
+  let image: { dir: string; tarball: string };
+  let docker: DockerCli;
+  const api = (method: string, p: string, body?: unknown): Promise<ApiResponse> => call(sock, method, p, body);
+  const json = (r: ApiResponse): J => r.json as J;
+
+  before(async function () {
+    if (process.getuid?.() !== 0) throw new Error('these tests run real containers (namespaces, cgroups, mounts): run them as root');
+    env = new CliEnv(7);
+    local = await LocalBackend.open({ dataRoot: env.root, bridgeName: env.bridgeName, bridgeSubnet: env.bridgeSubnet, cgroupParent: env.cgroupParent, ipForward: false });
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-api-ctr-'));
+    sock = path.join(dir, 'shoal.sock');
+    server = createApiServer(new LocalOnlyBackend(local, env.root), { engineVersion: '0.1.0-test', tmpDir: dir });
+    await listenUnix(server, sock);
+    image = await buildBusyboxImage({ reference: 'busybox:latest' });
+    docker = new DockerCli(sock);
+  });
+
+  after(async () => {
+    if (server !== undefined) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+    }
+    local?.close();
+    await env?.cleanup();
+    docker?.cleanup();
+    if (image !== undefined) fs.rmSync(image.dir, { recursive: true, force: true });
+    if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('loads an image tarball (POST /images/load) and lists it (GET /images/json)', async () => {
+    const r = await api('POST', '/v1.41/images/load?quiet=1', fs.readFileSync(image.tarball));
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.text.trim().split('\n').map((l) => JSON.parse(l)), [{ stream: 'Loaded image: busybox:latest\n' }]);
+    const imgs = json(await api('GET', '/v1.41/images/json')) as unknown as J[];
+    assert.equal(imgs.length, 1);
+    assert.deepEqual(imgs[0].RepoTags, ['busybox:latest']);
+    assert.match(imgs[0].Id, /^sha256:[0-9a-f]{64}$/);
+    assert.ok(imgs[0].Size > 0);
+    const bad = await api('POST', '/v1.41/images/load', Buffer.from('this is not a tarball'));
+    assert.ok(bad.status >= 400, bad.text);
+    assert.equal(fs.readdirSync(dir).filter((f) => f.startsWith('shoal-load-')).length, 0, 'the spooled upload is removed');
+  });
+
+  it('refuses a create body of the wrong shape naming the field, creating nothing', async () => {
+    const cases: [unknown, string][] = [
+      [{ Image: 5 }, 'Image: expected string, got 5'],
+      [{ Image: 'busybox', Cmd: [1] }, 'Cmd[0]: expected string, got 1'],
+      [{ Image: 'busybox', HostConfig: { Memory: 'lots' } }, 'HostConfig.Memory: expected integer, got "lots"'],
+      [{ Image: 'busybox', HostConfig: { PortBindings: { '80/tcp': [{ HostPort: 'x' }] } } }, 'HostConfig.PortBindings.80/tcp[0].HostPort: expected a port number, got "x"'],
+      [{}, 'Image: an image is required'],
+    ];
+    for (const [body, msg] of cases) {
+      const r = await api('POST', '/v1.41/containers/create', body);
+      assert.equal(r.status, 400, r.text);
+      assert.equal(json(r).message, msg);
+    }
+    const missing = await api('POST', '/v1.41/containers/create', { Image: 'nosuch:image' });
+    assert.equal(missing.status, 404, missing.text);
+    assert.deepEqual(json(await api('GET', '/v1.41/containers/json?all=1')), []);
+  });
+
+  it('creates, starts, waits for, shows the logs of, inspects, lists and removes a container', async () => {
+    const r = await api('POST', '/v1.41/containers/create?name=hello', {
+      Image: 'busybox:latest', Cmd: ['sh', '-c', 'echo out; echo err >&2; echo $GREETING; exit 3'], Env: ['GREETING=hi'], WorkingDir: '/tmp', HostConfig: { Memory: 64 * 2 ** 20, NanoCpus: 5e8 },
+    });
+    assert.equal(r.status, 201, r.text);
+    const id = json(r).Id as string;
+    assert.equal((await api('POST', `/v1.41/containers/hello/start`)).status, 204);
+    const w = await api('POST', `/v1.41/containers/${id}/wait`);
+    assert.deepEqual(w.json, { StatusCode: 3, Error: null });
+    const logs = demux((await api('GET', `/v1.41/containers/${id}/logs?stdout=1&stderr=1`)).body);
+    assert.deepEqual(logs.filter((f) => f.stream === 1).map((f) => f.text), ['out\n', 'hi\n']);
+    assert.deepEqual(logs.filter((f) => f.stream === 2).map((f) => f.text), ['err\n']);
+    const ts = demux((await api('GET', `/v1.41/containers/hello/logs?stdout=1&stderr=1&timestamps=1&tail=1`)).body);
+    assert.equal(ts.length, 1);
+    assert.match(ts[0].text, /^\d{4}-\d\d-\d\dT\S+Z (hi|err)\n$/);
+    const insp = json(await api('GET', `/v1.41/containers/${id.slice(0, 12)}/json`));
+    assert.equal(insp.Id, id);
+    assert.equal(insp.Name, '/hello');
+    assert.equal(insp.State.Status, 'exited');
+    assert.equal(insp.State.ExitCode, 3);
+    assert.equal(insp.State.Running, false);
+    assert.equal(insp.HostConfig.Memory, 64 * 2 ** 20);
+    assert.equal(insp.HostConfig.NanoCpus, 5e8);
+    assert.equal(insp.Config.WorkingDir, '/tmp');
+    assert.ok((insp.Config.Env as string[]).includes('GREETING=hi'));
+    assert.deepEqual(json(await api('GET', '/v1.41/containers/json')), []);
+    const all = json(await api('GET', '/v1.41/containers/json?all=true')) as unknown as J[];
+    assert.equal(all.length, 1);
+    assert.deepEqual(all[0].Names, ['/hello']);
+    assert.equal(all[0].State, 'exited');
+    assert.match(all[0].Status, /^Exited \(3\) /);
+    assert.equal((await api('DELETE', `/v1.41/containers/${id}`)).status, 204);
+    assert.equal((await api('GET', `/v1.41/containers/${id}/json`)).status, 404);
+  });
+
+  it('stops a running container with ?t= and removes one with --rm (AutoRemove) after it exits', async () => {
+    const r = await api('POST', '/v1.41/containers/create?name=sleeper', { Image: 'busybox', Cmd: ['sleep', '100'] });
+    const id = json(r).Id as string;
+    assert.equal((await api('POST', `/v1.41/containers/${id}/start`)).status, 204);
+    assert.equal((await api('POST', `/v1.41/containers/${id}/start`)).status, 304);
+    assert.equal(json(await api('GET', `/v1.41/containers/${id}/json`)).State.Running, true);
+    assert.equal((json(await api('GET', '/v1.41/containers/json')) as unknown as J[]).length, 1);
+    assert.equal((await api('POST', `/v1.41/containers/${id}/stop?t=1`)).status, 204);
+    const st = json(await api('GET', `/v1.41/containers/${id}/json`)).State;
+    assert.equal(st.Status, 'exited');
+    assert.equal((await api('POST', `/v1.41/containers/${id}/stop`)).status, 304);
+    assert.equal((await api('DELETE', `/v1.41/containers/${id}?force=1`)).status, 204);
+    const rm = json(await api('POST', '/v1.41/containers/create', { Image: 'busybox', Cmd: ['true'], HostConfig: { AutoRemove: true } })).Id as string;
+    assert.equal((await api('POST', `/v1.41/containers/${rm}/start`)).status, 204);
+    for (let i = 0; i < 100 && (await api('GET', `/v1.41/containers/${rm}/json`)).status === 200; i++) await sleep(50);
+    assert.equal((await api('GET', `/v1.41/containers/${rm}/json`)).status, 404);
+  });
+
+  it('serves the docker CLI: load, images, run -d, wait, logs, ps -a, rm', async () => {
+    const out = await docker.ok('load', '-i', image.tarball);
+    assert.match(out, /Loaded image: busybox:latest/);
+    assert.deepEqual(tableRows(await docker.ok('images')).map((r) => r.slice(0, 2)), [['busybox', 'latest']]);
+    const id = (await docker.ok('run', '-d', '--name', 'dk', 'busybox', 'sh', '-c', 'echo from-docker')).trim();
+    assert.match(id, /^[0-9a-f]+$/);
+    assert.equal((await docker.ok('wait', 'dk')).trim(), '0');
+    assert.equal(await docker.ok('logs', 'dk'), 'from-docker\n');
+    const ps = tableRows(await docker.ok('ps', '-a'));
+    assert.equal(ps.length, 1, JSON.stringify(ps));
+    assert.equal(ps[0][ps[0].length - 1], 'dk');
+    assert.match(await docker.ok('info'), /Containers: 1\n\s+Running: 0[\s\S]*Images: 1/);
+    assert.equal((await docker.ok('rm', 'dk')).trim(), 'dk');
+    assert.deepEqual(tableRows(await docker.ok('ps', '-a')), []);
+  });
+});
