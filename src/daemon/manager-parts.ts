@@ -193,6 +193,7 @@ export class ManagerParts {
       channelOptions: clusterChannelOptions,
       join: (req) => this.addLearner(req),
       promote: (req) => this.promote(req),
+      leave: (req) => this.removeVoter(req),
       admit: async (req) => {
         if (this.store.view.get('node', req.nodeId) !== undefined) return;
         await this.store.write([{ op: 'create', target: { kind: 'node', object: newNodeObject(req.nodeId, req.role) } }]);
@@ -227,6 +228,17 @@ export class ManagerParts {
         if (!ShoalError.is(err, 'Conflict') || attempt >= 5) throw err;
       }
     }
+  }
+
+  /** On the leader: a manager leaving the swarm gives up its seat; the leader itself first hands leadership over. */
+  private async removeVoter(req: MembershipJoinRequest): Promise<void> {
+    if (req.raftId === this.o.raftId) {
+      await raftNodeMembership(this.raft).transferLeadership?.();
+      throw new UnavailableError('this manager led; leadership has moved so that it can leave', { hint: 'retry' });
+    }
+    if (!this.raft.peers().has(req.raftId)) return;
+    this.o.logger.info({ nodeId: req.nodeId, raftId: req.raftId }, 'removing a raft member that leaves the swarm');
+    await this.raft.removeMember(req.raftId);
   }
 
   private mustBeManagerNode(nodeId: string): void {

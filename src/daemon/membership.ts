@@ -10,7 +10,7 @@ import { callJson, jsonHandler, jsonServiceDefinition } from './json-service';
  * node on the leader. A follower forwards each call to the leader once.
  */
 export const membershipServiceName = 'shoal.raft.Membership';
-export const membershipService = jsonServiceDefinition(membershipServiceName, ['Join', 'Promote', 'Admit']);
+export const membershipService = jsonServiceDefinition(membershipServiceName, ['Join', 'Promote', 'Leave', 'Admit']);
 
 /**
  * A manager asks for a Raft seat (Join: added as a learner, which catches up without counting
@@ -47,6 +47,8 @@ export interface MembershipHandlers {
   channelOptions: grpc.ChannelOptions;
   join(req: MembershipJoinRequest): Promise<MembershipJoinReply>;
   promote(req: MembershipJoinRequest): Promise<void>;
+  /** A manager leaving the swarm gives up its Raft seat (the leader first hands leadership over). */
+  leave(req: MembershipJoinRequest): Promise<void>;
   admit(req: MembershipAdmitRequest): Promise<void>;
 }
 
@@ -68,7 +70,7 @@ function checkAdmit(r: Partial<MembershipAdmitRequest>): MembershipAdmitRequest 
 }
 
 /** Sends a call to the leader, or serves it here when this manager leads. */
-export async function onLeader<Res>(h: MembershipHandlers, method: 'Join' | 'Promote' | 'Admit', req: unknown, local: () => Promise<Res>, forwarded = false): Promise<Res> {
+export async function onLeader<Res>(h: MembershipHandlers, method: 'Join' | 'Promote' | 'Leave' | 'Admit', req: unknown, local: () => Promise<Res>, forwarded = false): Promise<Res> {
   if (h.isLeader()) return local();
   if (forwarded) throw new UnavailableError('this manager was asked as the leader, but it does not lead (leadership is changing)', { hint: 'retry' });
   const addr = h.leaderAddr();
@@ -95,6 +97,12 @@ export function addMembershipService(server: grpc.Server, h: MembershipHandlers)
       await onLeader(h, 'Promote', req, () => h.promote(req), r[FORWARDED] === true);
       return {};
     }),
+    Leave: jsonHandler<Partial<MembershipJoinRequest> & Record<string, unknown>, object>(async (r, call) => {
+      callerIsManager(call);
+      const req = checkJoin(r);
+      await onLeader(h, 'Leave', req, () => h.leave(req), r[FORWARDED] === true);
+      return {};
+    }),
     Admit: jsonHandler<Partial<MembershipAdmitRequest> & Record<string, unknown>, object>(async (r, call) => {
       callerIsManager(call);
       const req = checkAdmit(r);
@@ -104,8 +112,8 @@ export function addMembershipService(server: grpc.Server, h: MembershipHandlers)
   });
 }
 
-/** A new manager asks the managers at `addrs`, one after the other, for a Raft seat (Join) or its vote (Promote). */
-export async function askManagers<Res>(method: 'Join' | 'Promote', addrs: readonly string[], creds: grpc.ChannelCredentials, options: grpc.ChannelOptions, req: MembershipJoinRequest): Promise<Res> {
+/** A manager asks the managers at `addrs`, one after the other, for a Raft seat (Join), its vote (Promote), or to leave (Leave). */
+export async function askManagers<Res>(method: 'Join' | 'Promote' | 'Leave', addrs: readonly string[], creds: grpc.ChannelCredentials, options: grpc.ChannelOptions, req: MembershipJoinRequest): Promise<Res> {
   let last: unknown = new FailedPreconditionError('no manager address to join through');
   for (const addr of addrs) {
     try {

@@ -2,7 +2,8 @@ import { randomInt } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { SwarmInitRequest, SwarmJoinRequest } from '../api/backend';
-import { joinCluster, type IssuedCredentials } from '../pki/ca-client';
+import { joinCluster, renewCertificate, type IssuedCredentials } from '../pki/ca-client';
+import { CertRenewer } from '../pki/cert-renewer';
 import { CertStore, type NodeTlsMaterial } from '../pki/cert-store';
 import { initClusterPki } from '../pki/cluster-init';
 import { parseJoinToken } from '../pki/join-token';
@@ -14,13 +15,14 @@ import type { NetworkMode } from '../runtime/container-config';
 import type { ContainerRuntime } from '../runtime/container-runtime';
 import type { ImageStore } from '../runtime/image';
 import { systemClock, type Clock } from '../types/clock';
-import { FailedPreconditionError, InvalidArgumentError } from '../types/errors';
+import { FailedPreconditionError, InvalidArgumentError, ShoalError } from '../types/errors';
 import { DEFAULT_CLUSTER_SPEC, NEW_META, validateClusterSpec, type Cluster, type Node } from '../types/objects';
 import { systemRandom, type Random } from '../types/random';
 import { addLogsService, workerPolicy } from '../worker/logs-server';
 import { describeHost } from '../worker/node-description';
 import { advertiseAddress, localDialAddress, parseHostPort, type HostPort } from './addresses';
 import { GrpcControlOps } from './control-client';
+import { longTimerClock } from './long-timer-clock';
 import type { DaemonLogger, DaemonMetricsHooks } from './daemon-types';
 import { ManagerParts, newNodeObject, type RaftTuning } from './manager-parts';
 import { askManagers, membershipServiceName, type MembershipJoinReply } from './membership';
@@ -69,6 +71,7 @@ export class SwarmNode {
   private worker: WorkerParts | undefined;
   private control: GrpcControlOps | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
+  private renewer: CertRenewer | undefined;
 
   private constructor(
     private readonly ctx: NodeContext,
@@ -270,6 +273,58 @@ export class SwarmNode {
       this.refreshTimer = setInterval(() => { if (this.manager !== undefined) this.worker?.agent.setManagers(this.manager.managerAddrs()); }, managerRefreshMs);
       this.refreshTimer.unref();
     }
+    this.renewer = new CertRenewer({
+      identity: this.identity, renew: (id) => this.renewOnce(id), store: new CertStore(path.join(c.dataRoot, 'certificates')),
+      clock: longTimerClock, random: c.random ?? systemRandom,
+      onRenewed: (info) => {
+        c.logger.info({ notAfter: new Date(info.notAfterMs).toISOString(), role: info.role }, 'node certificate renewed');
+        if (info.role !== (this.manager !== undefined ? 'manager' : 'worker')) {
+          c.logger.warn({ role: info.role }, 'this node\'s role changed; restart shoald to take it up');
+        }
+      },
+      onError: (err) => c.logger.warn({ err: String(err) }, 'node certificate renewal failed; will retry'),
+    });
+    this.renewer.start();
+  }
+
+  /** Addresses of the managers to ask, this node's own first when it is one. */
+  private managerAddrs(): string[] {
+    if (this.manager !== undefined) return [localDialAddress(this.listen, this.server.port), ...this.manager.managerAddrs().slice(1)];
+    const learned = this.worker?.agent.managerList() ?? [];
+    return learned.length > 0 ? [...learned] : [...this.file.managers];
+  }
+
+  /** One renewal: the CA of each manager in turn, until one answers. */
+  private async renewOnce(identity: NodeIdentity): Promise<IssuedCredentials> {
+    let last: unknown = new FailedPreconditionError('no manager address known to renew the certificate with');
+    for (const addr of this.managerAddrs()) {
+      try {
+        return await renewCertificate(addr, identity);
+      } catch (err) {
+        last = err;
+      }
+    }
+    throw last;
+  }
+
+  /** A manager leaving gives up its Raft seat first, so the others keep their quorum without it. */
+  private async leaveRaft(): Promise<void> {
+    const m = this.manager;
+    if (m === undefined || m.raft.peers().size <= 1) return;
+    const req = { nodeId: this.file.nodeId, raftId: this.file.raftId, addr: this.file.advertiseAddr };
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        await askManagers('Leave', this.managerAddrs(), managerChannelCredentials(this.identity), clusterChannelOptions, req);
+        return;
+      } catch (err) {
+        if (!ShoalError.is(err, 'Unavailable')) {
+          this.ctx.logger.warn({ err: String(err) }, 'could not leave the raft group; the other managers still count this one');
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    }
+    this.ctx.logger.warn('could not leave the raft group in time; the other managers still count this one');
   }
 
   /** The manager half, if this node is a manager. */
@@ -286,6 +341,7 @@ export class SwarmNode {
   async stop(): Promise<void> {
     const log = this.ctx.logger;
     if (this.refreshTimer !== undefined) clearInterval(this.refreshTimer);
+    this.renewer?.stop();
     log.debug('stopping the worker parts');
     await this.worker?.close();
     this.worker = undefined;
@@ -302,6 +358,8 @@ export class SwarmNode {
   /** `swarm leave`: tasks' containers stopped and removed, everything of the swarm wiped from the data root. */
   async leave(): Promise<void> {
     if (this.refreshTimer !== undefined) clearInterval(this.refreshTimer);
+    this.renewer?.stop();
+    await this.leaveRaft();
     await this.worker?.removeAllTasks();
     this.worker = undefined;
     await this.stop();
