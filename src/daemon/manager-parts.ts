@@ -5,11 +5,12 @@ import { NatsPublisher } from '../events/nats-publisher';
 import { addControlService } from '../manager/controlapi/control-server';
 import { ControlApi } from '../manager/controlapi/control-api';
 import { ControlClientCtor } from '../manager/controlapi/control-proto';
-import { addDispatcherService } from '../manager/dispatcher/dispatcher-server';
+import { addDispatcherService, DispatcherClientCtor } from '../manager/dispatcher/dispatcher-server';
 import { Manager } from '../manager/manager';
 import { raftNodeLog, raftNodeMembership } from '../manager/raft-node-log';
 import type { ReplicatedLog } from '../manager/replicated-log';
 import { Store } from '../manager/store/store';
+import { caServiceDefinition } from '../pki/ca-proto';
 import { addCaService, type NodeRegistry } from '../pki/ca-server';
 import { JoinTokens, newJoinToken } from '../pki/join-token';
 import type { MtlsServer } from '../pki/mtls-server';
@@ -26,7 +27,7 @@ import { ShoalError, UnavailableError } from '../types/errors';
 import { DEFAULT_CLUSTER_SPEC, NEW_META, type Node } from '../types/objects';
 import type { Random } from '../types/random';
 import type { DaemonLogger, DaemonMetricsHooks } from './daemon-types';
-import { addMembershipService, onLeader, type MembershipHandlers, type MembershipJoinReply, type MembershipJoinRequest } from './membership';
+import { addMembershipService, membershipService, onLeader, type MembershipHandlers, type MembershipJoinReply, type MembershipJoinRequest } from './membership';
 
 /** Timing of the managers' Raft group (tests may shorten it). */
 export interface RaftTuning {
@@ -169,6 +170,19 @@ export class ManagerParts {
     return this.raft.peers().get(id);
   }
 
+  /** True while this manager holds a Raft seat (voter or learner); false once it was removed (demotion, node rm). */
+  hasSeat(): boolean {
+    const cs = this.raft.status().confState;
+    return cs.voters.includes(this.o.raftId) || cs.learners.includes(this.o.raftId);
+  }
+
+  /** Addresses of the other managers as this manager's store last knew them. */
+  otherManagerAddrs(selfNodeId: string): string[] {
+    const fromStore = this.store.view.nodes().filter((n) => n.id !== selfNodeId && n.managerStatus !== undefined).map((n) => n.managerStatus!.addr);
+    const fromRaft = [...this.raft.peers()].filter(([id]) => id !== this.o.raftId).map(([, a]) => a);
+    return [...new Set([...fromRaft, ...fromStore])];
+  }
+
   /** Addresses of every manager (Raft members), this one first. */
   managerAddrs(): string[] {
     const others = [...this.raft.peers()].filter(([id]) => id !== this.o.raftId).map(([, a]) => a);
@@ -305,6 +319,10 @@ export class ManagerParts {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // Off the cluster port at once: a manager that stops being one (demotion) must not keep serving as one.
+    for (const def of [raftServiceDefinition, caServiceDefinition(), DispatcherClientCtor.service, ControlClientCtor.service, membershipService]) {
+      this.o.server.grpc.removeService(def);
+    }
     for (const d of this.detach) d();
     await this.nats?.close();
     this.manager.close();

@@ -56,6 +56,9 @@ const daemonPolicy = { ...workerPolicy, [membershipServiceName]: ['manager'] as 
 /** How often a manager's agent is told the current managers. */
 const managerRefreshMs = 2_000;
 
+/** Refresh ticks without a leader before a manager asks whether it is still one. */
+const leaderlessTicksBeforeProbe = 2;
+
 /** A fresh Raft member id: random, so ids are never reused across joins (RaftNode refuses reuse). */
 const newRaftId = (): number => randomInt(1, 2 ** 47);
 
@@ -72,6 +75,8 @@ export class SwarmNode {
   private control: GrpcControlOps | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
   private renewer: CertRenewer | undefined;
+  private probing = false;
+  private leaderlessTicks = 0;
 
   private constructor(
     private readonly ctx: NodeContext,
@@ -270,7 +275,12 @@ export class SwarmNode {
     if (this.manager !== undefined) {
       this.control = new GrpcControlOps(localDialAddress(this.listen, this.server.port), this.identity);
       // A manager's agent follows the Raft membership: the leader's dispatcher may be on any manager.
-      this.refreshTimer = setInterval(() => { if (this.manager !== undefined) this.worker?.agent.setManagers(this.manager.managerAddrs()); }, managerRefreshMs);
+      this.refreshTimer = setInterval(() => {
+        const m = this.manager;
+        if (m === undefined) return;
+        this.worker?.agent.setManagers(m.managerAddrs());
+        void this.checkSeat(m);
+      }, managerRefreshMs);
       this.refreshTimer.unref();
     }
     this.renewer = new CertRenewer({
@@ -305,6 +315,54 @@ export class SwarmNode {
       }
     }
     throw last;
+  }
+
+  /**
+   * Demotion: a manager removed from the Raft group (node demote or rm) often never learns it
+   * from Raft (the commit that removes it is not sent to it); it only finds itself without a
+   * leader. So a manager that has had no leader for a while, or has applied its own removal,
+   * asks the other managers' CA for a renewal: the CA issues the role its store holds.
+   */
+  private async checkSeat(m: ManagerParts): Promise<void> {
+    if (this.probing) return;
+    const seated = m.hasSeat();
+    if (seated && m.raft.leaderId() !== 0) {
+      this.leaderlessTicks = 0;
+      return;
+    }
+    if (seated && ++this.leaderlessTicks < leaderlessTicksBeforeProbe) return;
+    this.leaderlessTicks = 0;
+    this.probing = true;
+    try {
+      for (const addr of m.otherManagerAddrs(this.file.nodeId)) {
+        const got = await renewCertificate(addr, this.identity).catch(() => undefined);
+        if (got === undefined) continue;
+        const certs = new CertStore(path.join(this.ctx.dataRoot, 'certificates'));
+        await certs.saveNode(got.material);
+        this.identity.update(got.material);
+        if (got.info.role === 'worker') await this.becomeWorker(m, certs);
+        return;
+      }
+    } catch (err) {
+      this.ctx.logger.error({ err: String(err) }, 'checking this manager\'s membership failed');
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  /** With a worker certificate in place: stops the manager half and forgets the Raft log and the CA key; the agent and tasks go on. */
+  private async becomeWorker(m: ManagerParts, certs: CertStore): Promise<void> {
+    const others = m.otherManagerAddrs(this.file.nodeId);
+    this.ctx.logger.info({ managers: others }, 'this node was demoted: it is a worker now');
+    this.manager = undefined;
+    this.control?.close();
+    this.control = undefined;
+    await m.close();
+    await certs.removeRootCaKey();
+    this.file = { ...this.file, raftId: 0, managers: others };
+    await writeSwarmFile(this.ctx.dataRoot, this.file);
+    await fs.promises.rm(path.join(this.ctx.dataRoot, 'raft'), { recursive: true, force: true });
+    this.worker?.agent.setManagers(others);
   }
 
   /** A manager leaving gives up its Raft seat first, so the others keep their quorum without it. */

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { ShoalError } from '../../src/types/errors';
-import { DaemonSet, waitFor } from './helpers';
+import { DaemonSet, runningTaskContainers, waitFor } from './helpers';
 
 describe('shoald: a group of managers', function () {
   this.timeout(60_000);
@@ -38,5 +40,38 @@ describe('shoald: a group of managers', function () {
     const svc = await waitFor(() => control.createService({ name: 'after', replicas: 1, task: { container: { image: 'busybox:latest', command: ['sleep', '1000'], stopGraceMs: 300 } } }), 'a write after the leader left');
     assert.equal((await n3.daemon.backend.control().getService('after')).id, svc.id);
     await control.removeService('after');
+  });
+
+  it('a demoted manager gives up its raft seat and CA key and carries on as a worker, also after a restart', async () => {
+    const n1 = await set.start('n1');
+    await n1.daemon.backend.swarmInit({ listenAddr: '', advertiseAddr: '', forceNewCluster: false });
+    const control = n1.daemon.backend.control();
+    const n2 = await set.start('n2');
+    await n2.daemon.backend.swarmJoin({ remoteAddrs: [n1.addr], joinToken: (await control.getCluster()).joinTokens.manager, listenAddr: '', advertiseAddr: '' });
+    const id2 = n2.daemon.backend.swarmState().nodeId;
+    await waitFor(async () => (await control.getNode(id2)).status.state === 'ready', 'the second manager ready');
+
+    const before = await control.getNode(id2);
+    await control.updateNode(id2, before.meta.version, { role: 'worker' });
+    // The node finds out, stops being a manager, then forgets its Raft log and CA key.
+    await waitFor(() => !n2.daemon.backend.swarmState().controlAvailable && !fs.existsSync(path.join(n2.dataRoot, 'raft')), 'the demoted node to stop being a manager', 20_000);
+    assert.equal(n2.daemon.daemonBackend.swarmNode!.identity.info.role, 'worker');
+    assert.equal(fs.existsSync(path.join(n2.dataRoot, 'certificates', 'ca.key')), false);
+    assert.deepEqual(n1.daemon.daemonBackend.swarmNode!.managerParts!.raft.status().confState.voters.length, 1);
+    assert.throws(() => n2.daemon.backend.control(), (e: unknown) => ShoalError.is(e, 'FailedPrecondition'));
+
+    // As a worker it still runs tasks, with its new certificate, also after a restart.
+    await n2.restart();
+    assert.equal(n2.daemon.backend.swarmState().controlAvailable, false);
+    assert.equal(n2.daemon.backend.swarmState().nodeId, id2);
+    // Read-modify-write, again if the managers' own status writes raced it.
+    await waitFor(async () => {
+      const self = await control.getNode(n1.daemon.backend.swarmState().nodeId);
+      return control.updateNode(self.id, self.meta.version, { availability: 'drain' });
+    }, 'the manager drained');
+    await control.createService({ name: 'on-demoted', replicas: 1, task: { container: { image: 'busybox:latest', command: ['sleep', '1000'], stopGraceMs: 300 } } });
+    await waitFor(async () => (await runningTaskContainers(n2)).length === 1, 'a task on the demoted node');
+    await control.removeService('on-demoted');
+    await waitFor(async () => (await runningTaskContainers(n2)).length === 0, 'the task gone');
   });
 });

@@ -58,8 +58,11 @@ describe('shoald: restart on the same data root', function () {
     // Only the worker runs tasks: the manager is drained.
     const selfId = n1.daemon.backend.swarmState().nodeId;
     await waitFor(async () => (await control.getNode(selfId)).status.state === 'ready', 'the manager\'s own agent ready');
-    const self = await control.getNode(selfId);
-    await control.updateNode(self.id, self.meta.version, { availability: 'drain' });
+    // Read-modify-write, again if the managers' own status writes raced it.
+    await waitFor(async () => {
+      const self = await control.getNode(selfId);
+      return control.updateNode(self.id, self.meta.version, { availability: 'drain' });
+    }, 'the manager drained');
     const n2 = await set.start('n2');
     await n2.daemon.backend.swarmJoin({ remoteAddrs: [n1.addr], joinToken: (await control.getCluster()).joinTokens.worker, listenAddr: '', advertiseAddr: '' });
     const workerId = n2.daemon.backend.swarmState().nodeId;
