@@ -65,7 +65,7 @@ export class DaemonBackend implements ApiBackend {
       nodeId: n?.file.nodeId ?? '',
       nodeAddr: n === undefined ? '' : hostOf(n.file.advertiseAddr),
       clusterId: n?.file.clusterId ?? '',
-      controlAvailable: manager !== undefined,
+      controlAvailable: n?.controlOps !== undefined,
       error: this.error,
       remoteManagers,
     };

@@ -208,6 +208,7 @@ export class ManagerParts {
       join: (req) => this.addLearner(req),
       promote: (req) => this.promote(req),
       leave: (req) => this.removeVoter(req),
+      roleOf: (id) => this.store.view.get('node', id)?.spec.role,
       admit: async (req) => {
         if (this.store.view.get('node', req.nodeId) !== undefined) return;
         await this.store.write([{ op: 'create', target: { kind: 'node', object: newNodeObject(req.nodeId, req.role) } }]);

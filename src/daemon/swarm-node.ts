@@ -25,7 +25,7 @@ import { GrpcControlOps } from './control-client';
 import { longTimerClock } from './long-timer-clock';
 import type { DaemonLogger, DaemonMetricsHooks } from './daemon-types';
 import { ManagerParts, newNodeObject, type RaftTuning } from './manager-parts';
-import { askManagers, membershipServiceName, type MembershipJoinReply } from './membership';
+import { askManagers, askRole, membershipServiceName, type MembershipJoinReply } from './membership';
 import { readSwarmFile, recoveryHintFor, wipeSwarmState, writeSwarmFile, type SwarmFile } from './swarm-file';
 import { typedErrorOf, typedOrAsIs } from './typed-errors';
 import { WorkerParts } from './worker-parts';
@@ -51,10 +51,13 @@ export interface NodeContext {
 }
 
 /** The cluster port's policy: the cluster's table, the agents' logs service, and manager membership. */
-const daemonPolicy = { ...workerPolicy, [membershipServiceName]: ['manager'] as const };
+const daemonPolicy = { ...workerPolicy, [membershipServiceName]: ['manager'] as const, [`/${membershipServiceName}/Role`]: ['worker', 'manager'] as const };
 
 /** How often a manager's agent is told the current managers. */
 const managerRefreshMs = 2_000;
+
+/** A worker asks whether it was promoted every this many refresh ticks. */
+const workerRoleCheckTicks = 3;
 
 /** Refresh ticks without a leader before a manager asks whether it is still one. */
 const leaderlessTicksBeforeProbe = 2;
@@ -77,6 +80,7 @@ export class SwarmNode {
   private renewer: CertRenewer | undefined;
   private probing = false;
   private leaderlessTicks = 0;
+  private ticks = 0;
 
   private constructor(
     private readonly ctx: NodeContext,
@@ -185,18 +189,7 @@ export class SwarmNode {
     const certs = new CertStore(path.join(ctx.dataRoot, 'certificates'));
     try {
       await certs.saveNode(issued.material);
-      if (role === 'manager') {
-        const creds = managerChannelCredentials(identity);
-        const seatReq = { nodeId, raftId, addr: advertise };
-        const seat = await askManagers<MembershipJoinReply>('Join', req.remoteAddrs, creds, clusterChannelOptions, seatReq);
-        const rootCa = RootCA.load(issued.material.caCertPem, seat.caKeyPem);
-        await certs.saveRootCa({ certPem: rootCa.certPem, keyPem: rootCa.keyPem });
-        const knownPeers = Object.fromEntries(Object.entries(seat.members).map(([k, v]) => [Number(k), v]));
-        node.manager = await ManagerParts.open({ ...node.managerOptions(rootCa, raftId), knownPeers });
-        await node.manager.waitCaughtUp();
-        await askManagers('Promote', node.manager.managerAddrs().slice(1), creds, clusterChannelOptions, seatReq);
-        node.file = { ...node.file, managers: node.manager.managerAddrs() };
-      }
+      if (role === 'manager') await node.takeSeat(req.remoteAddrs, raftId);
       await writeSwarmFile(ctx.dataRoot, node.file);
       await node.startWorker();
       ctx.logger.info({ nodeId, clusterId, role, advertise }, 'joined the swarm');
@@ -272,17 +265,18 @@ export class SwarmNode {
       addr: this.file.advertiseAddr, hostname: c.hostname, labels: c.labels, network: c.taskNetwork,
       clock: SwarmNode.clock(c), random: c.random ?? systemRandom, logger: c.logger,
     });
-    if (this.manager !== undefined) {
-      this.control = new GrpcControlOps(localDialAddress(this.listen, this.server.port), this.identity);
+    if (this.manager !== undefined) this.control = new GrpcControlOps(localDialAddress(this.listen, this.server.port), this.identity);
+    this.refreshTimer = setInterval(() => {
+      const m = this.manager;
+      if (m === undefined) {
+        if (++this.ticks % workerRoleCheckTicks === 0) void this.checkRole();
+        return;
+      }
       // A manager's agent follows the Raft membership: the leader's dispatcher may be on any manager.
-      this.refreshTimer = setInterval(() => {
-        const m = this.manager;
-        if (m === undefined) return;
-        this.worker?.agent.setManagers(m.managerAddrs());
-        void this.checkSeat(m);
-      }, managerRefreshMs);
-      this.refreshTimer.unref();
-    }
+      this.worker?.agent.setManagers(m.managerAddrs());
+      void this.checkSeat(m);
+    }, managerRefreshMs);
+    this.refreshTimer.unref();
     this.renewer = new CertRenewer({
       identity: this.identity, renew: (id) => this.renewOnce(id), store: new CertStore(path.join(c.dataRoot, 'certificates')),
       clock: longTimerClock, random: c.random ?? systemRandom,
@@ -315,6 +309,65 @@ export class SwarmNode {
       }
     }
     throw last;
+  }
+
+  /**
+   * The Raft seat of a manager that joined or was promoted: a learner first (catching up without
+   * counting for the quorum), a voter once its store holds the cluster, with the root CA key every
+   * manager keeps.
+   */
+  private async takeSeat(addrs: readonly string[], raftId: number): Promise<void> {
+    const creds = managerChannelCredentials(this.identity);
+    const seatReq = { nodeId: this.file.nodeId, raftId, addr: this.file.advertiseAddr };
+    const seat = await askManagers<MembershipJoinReply>('Join', addrs, creds, clusterChannelOptions, seatReq);
+    const rootCa = RootCA.load(this.identity.material.caCertPem, seat.caKeyPem);
+    await new CertStore(path.join(this.ctx.dataRoot, 'certificates')).saveRootCa({ certPem: rootCa.certPem, keyPem: rootCa.keyPem });
+    const knownPeers = Object.fromEntries(Object.entries(seat.members).map(([k, v]) => [Number(k), v]));
+    // A Raft log of an earlier seat (a demotion that did not finish cleaning up) belongs to another member id.
+    await fs.promises.rm(path.join(this.ctx.dataRoot, 'raft'), { recursive: true, force: true });
+    const m = await ManagerParts.open({ ...this.managerOptions(rootCa, raftId), knownPeers });
+    this.manager = m;
+    await m.waitCaughtUp();
+    await askManagers('Promote', m.managerAddrs().slice(1), creds, clusterChannelOptions, seatReq);
+    this.file = { ...this.file, raftId, managers: m.managerAddrs() };
+  }
+
+  /**
+   * Promotion: a worker asks a manager now and then which role the cluster gives it; once it is
+   * manager, it takes a manager certificate and a Raft seat, and serves as a manager.
+   */
+  private async checkRole(): Promise<void> {
+    if (this.probing || this.manager !== undefined) return;
+    this.probing = true;
+    try {
+      const addrs = this.managerAddrs();
+      const role = await askRole(addrs, this.identity).catch(() => undefined);
+      if (role !== 'manager') return;
+      this.ctx.logger.info('this node was promoted: becoming a manager');
+      const certs = new CertStore(path.join(this.ctx.dataRoot, 'certificates'));
+      const issued = await this.renewOnce(this.identity);
+      if (issued.info.role !== 'manager') return; // the CA's store is behind the one that answered; next time
+      await certs.saveNode(issued.material);
+      this.identity.update(issued.material);
+      try {
+        await this.takeSeat(addrs, newRaftId());
+      } catch (err) {
+        // takeSeat may have opened the manager half before it failed.
+        const m = this.manager as ManagerParts | undefined;
+        this.manager = undefined;
+        await m?.close();
+        await certs.removeRootCaKey();
+        throw err;
+      }
+      await writeSwarmFile(this.ctx.dataRoot, this.file);
+      this.control = new GrpcControlOps(localDialAddress(this.listen, this.server.port), this.identity);
+      this.worker?.agent.setManagers((this.manager as ManagerParts | undefined)?.managerAddrs() ?? []);
+      this.ctx.logger.info({ raftId: this.file.raftId }, 'this node is a manager now');
+    } catch (err) {
+      this.ctx.logger.warn({ err: String(err) }, 'taking up the manager role failed; will try again');
+    } finally {
+      this.probing = false;
+    }
   }
 
   /**

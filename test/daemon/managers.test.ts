@@ -42,7 +42,7 @@ describe('shoald: a group of managers', function () {
     await control.removeService('after');
   });
 
-  it('a demoted manager gives up its raft seat and CA key and carries on as a worker, also after a restart', async () => {
+  it('a demoted manager gives up its raft seat and CA key and carries on as a worker, also after a restart; promoted again, it takes a new seat', async () => {
     const n1 = await set.start('n1');
     await n1.daemon.backend.swarmInit({ listenAddr: '', advertiseAddr: '', forceNewCluster: false });
     const control = n1.daemon.backend.control();
@@ -73,5 +73,17 @@ describe('shoald: a group of managers', function () {
     await waitFor(async () => (await runningTaskContainers(n2)).length === 1, 'a task on the demoted node');
     await control.removeService('on-demoted');
     await waitFor(async () => (await runningTaskContainers(n2)).length === 0, 'the task gone');
+
+    // Promoted again, it takes a manager certificate and a new raft seat.
+    await waitFor(async () => {
+      const n = await control.getNode(id2);
+      return control.updateNode(id2, n.meta.version, { role: 'manager' });
+    }, 'the promotion written');
+    await waitFor(() => n2.daemon.backend.swarmState().controlAvailable, 'the promoted node to be a manager', 30_000);
+    assert.equal(n2.daemon.daemonBackend.swarmNode!.identity.info.role, 'manager');
+    assert.equal(n1.daemon.daemonBackend.swarmNode!.managerParts!.raft.status().confState.voters.length, 2);
+    const managers = await n2.daemon.backend.control().listNodes({ roles: ['manager'], names: [] });
+    assert.equal(managers.length, 2);
+    assert.ok(fs.existsSync(path.join(n2.dataRoot, 'certificates', 'ca.key')));
   });
 });
