@@ -59,7 +59,7 @@ export class DaemonBackend implements ApiBackend {
     const manager = n?.managerParts;
     const remoteManagers = manager !== undefined
       ? manager.store.view.nodes().filter((x) => x.managerStatus !== undefined).map((x) => ({ nodeId: x.id, addr: x.managerStatus!.addr }))
-      : (n?.file.managers ?? []).map((addr) => ({ nodeId: '', addr }));
+      : (n?.managerAddrs() ?? []).map((addr) => ({ nodeId: '', addr }));
     return {
       state: this.state,
       nodeId: n?.file.nodeId ?? '',

@@ -292,7 +292,7 @@ export class SwarmNode {
   }
 
   /** Addresses of the managers to ask, this node's own first when it is one. */
-  private managerAddrs(): string[] {
+  managerAddrs(): string[] {
     if (this.manager !== undefined) return [localDialAddress(this.listen, this.server.port), ...this.manager.managerAddrs().slice(1)];
     const learned = this.worker?.agent.managerList() ?? [];
     return learned.length > 0 ? [...learned] : [...this.file.managers];
