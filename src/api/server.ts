@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../types/errors';
 import type { ApiBackend } from './backend';
+import { LocalEventLog } from './local-events';
 import { httpErrorOf } from './http/errors';
 import { API_VERSION, MIN_API_VERSION } from './http/version';
 import { findRoute, type ApiServerOptions, type RequestContext, type Route } from './http/router';
@@ -59,6 +60,7 @@ export function createApiServer(backend: ApiBackend, options: ApiServerOptions =
     jsonBodyBytesMax: options.jsonBodyBytesMax ?? 4 * 2 ** 20,
     uploadBytesMax: options.uploadBytesMax ?? 8 * 2 ** 30,
   };
+  const localEvents = new LocalEventLog();
   const server = http.createServer((req, res) => {
     const started = process.hrtime.bigint();
     const ac = new AbortController();
@@ -79,7 +81,7 @@ export function createApiServer(backend: ApiBackend, options: ApiServerOptions =
         if (found.pathKnown) throw new InvalidArgumentError(`method ${method} is not allowed on ${rest}`);
         throw new NotFoundError(`page not found: ${method} ${rest}`);
       }
-      await found.route.handler({ req, res, params: found.params, query: url.searchParams, apiVersion: version, backend, opts, signal: ac.signal });
+      await found.route.handler({ req, res, params: found.params, query: url.searchParams, apiVersion: version, backend, opts, signal: ac.signal, localEvents });
     };
     run().then(() => done(res.statusCode), (err: unknown) => {
       const e = sendError(res, err);

@@ -261,13 +261,14 @@ export function parseCompose(text: string, file: string): ComposeProject {
 /** Docker's label of a stack's services: the stack they belong to. */
 export const STACK_LABEL = 'com.docker.stack.namespace';
 
-/** A compose service as deployed in a stack: named STACK_svc, labelled with the stack, as docker does. */
+/**
+ * A compose service as deployed in a stack: named STACK_svc and labelled with the stack, as docker
+ * does (docker also labels the containers; shoal's containers take no labels from a service spec).
+ */
 export function stackServiceSpec(stack: string, name: string, spec: DServiceSpec): DServiceSpec {
-  const c = spec.TaskTemplate.ContainerSpec;
   return {
     ...spec,
     Name: `${stack}_${name}`,
-    Labels: { ...spec.Labels, [STACK_LABEL]: stack, 'com.docker.stack.image': c.Image },
-    TaskTemplate: { ...spec.TaskTemplate, ContainerSpec: { ...c, Labels: { ...c.Labels, [STACK_LABEL]: stack } } },
+    Labels: { ...spec.Labels, [STACK_LABEL]: stack, 'com.docker.stack.image': spec.TaskTemplate.ContainerSpec.Image },
   };
 }

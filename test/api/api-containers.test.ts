@@ -46,6 +46,7 @@ describe('local API: single containers and images over the real runtime', functi
   let sock: string;
   let image: { dir: string; tarball: string };
   let docker: DockerCli;
+  const started = Math.floor(Date.now() / 1000) - 1;
   const api = (method: string, p: string, body?: unknown): Promise<ApiResponse> => call(sock, method, p, body);
   const json = (r: ApiResponse): J => r.json as J;
 
@@ -158,6 +159,28 @@ describe('local API: single containers and images over the real runtime', functi
     assert.equal((await api('GET', `/v1.41/containers/${rm}/json`)).status, 404);
   });
 
+  it('reports container and image events on /events, in Docker\'s shape and with its filters', async () => {
+    const until = Math.ceil(Date.now() / 1000) + 1;
+    const q = (f: Record<string, string[]>): string => `/v1.41/events?since=${started}&until=${until}&filters=${encodeURIComponent(JSON.stringify(f))}`;
+    const lines = (r: ApiResponse): J[] => r.text.trim().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as J);
+    const hello = lines(await api('GET', q({ container: ['hello'] })));
+    assert.deepEqual(hello.map((e) => e.Action), ['create', 'start', 'die', 'destroy']);
+    for (const e of hello) {
+      assert.equal(e.Type, 'container');
+      assert.equal(e.scope, 'local');
+      assert.equal(e.Actor.Attributes.name, 'hello');
+      assert.equal(e.Actor.Attributes.image, 'busybox:latest');
+      assert.ok(e.time >= started && e.timeNano >= e.time * 1e9);
+    }
+    assert.equal(hello[2].Actor.Attributes.exitCode, '3');
+    const loads = lines(await api('GET', q({ type: ['image'] })));
+    assert.deepEqual(loads.map((e) => [e.Action, e.Actor.Attributes.name]), [['load', 'busybox:latest']]);
+    const dies = lines(await api('GET', q({ type: ['container'], event: ['die'] })));
+    assert.ok(dies.length >= 3 && dies.every((e) => e.Action === 'die'));
+    assert.equal((await api('GET', q({ scope: ['swarm'] }))).text, '');
+    assert.equal((await api('GET', q({ type: ['service'] }))).text, '');
+  });
+
   it('serves the docker CLI: load, images, run -d, wait, logs, ps -a, rm', async () => {
     const out = await docker.ok('load', '-i', image.tarball);
     assert.match(out, /Loaded image: busybox:latest/);
@@ -172,5 +195,7 @@ describe('local API: single containers and images over the real runtime', functi
     assert.match(await docker.ok('info'), /Containers: 1\n\s+Running: 0[\s\S]*Images: 1/);
     assert.equal((await docker.ok('rm', 'dk')).trim(), 'dk');
     assert.deepEqual(tableRows(await docker.ok('ps', '-a')), []);
+    const ev = await docker.ok('events', '--since', String(started), '--until', String(Math.ceil(Date.now() / 1000) + 1), '--filter', 'container=dk', '--format', '{{.Type}} {{.Action}} {{.Actor.Attributes.name}}');
+    assert.deepEqual(ev.trim().split('\n'), ['container create dk', 'container start dk', 'container die dk', 'container destroy dk']);
   });
 });

@@ -25,12 +25,14 @@ const noStack = (r: CliResult): void => assert.doesNotMatch(r.stderr, /\n\s+at /
 
 describe('shoal CLI: errors talking to shoald', function () {
   this.timeout(30_000);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-cli-api-'));
-  const sock = path.join(dir, 'api.sock');
+  let dir: string;
+  let sock: string;
   const requests: string[] = [];
-  let server: http.Server;
+  let server: http.Server | undefined;
 
   before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-cli-api-'));
+    sock = path.join(dir, 'api.sock');
     // A stand-in answering as a Docker API server answers errors, to check the CLI reports them.
     server = http.createServer((req, res) => {
       requests.push(`${req.method} ${req.url}`);
@@ -42,12 +44,12 @@ describe('shoal CLI: errors talking to shoald', function () {
       else if (req.url?.startsWith('/v1.41/services')) send(503, { message: 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.' });
       else send(500, { message: 'boom' });
     });
-    await new Promise<void>((resolve) => server.listen(sock, resolve));
+    await new Promise<void>((resolve) => server!.listen(sock, resolve));
   });
 
   after(async () => {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (server !== undefined) await new Promise<void>((resolve) => server!.close(() => resolve()));
+    if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('says shoald cannot be reached when its socket is missing, and how to start it', async () => {
@@ -94,6 +96,9 @@ describe('shoal CLI: errors talking to shoald', function () {
     const unknown = await runCli(['-H', `unix://${sock}`, 'service', 'explode']);
     assert.equal(unknown.code, 125);
     assert.match(unknown.stderr, /^shoal: unknown command: "shoal service explode"\nOne of: create, ls, ps/);
+    const filter = await runCli(['-H', `unix://${sock}`, 'events', '--filter', 'typeservice']);
+    assert.equal(filter.code, 125);
+    assert.match(filter.stderr, /^shoal events: invalid --filter "typeservice": expected key=value/);
     assert.equal(requests.length, before, 'no request was sent');
   });
 

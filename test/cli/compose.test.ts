@@ -120,7 +120,7 @@ describe('shoal CLI: compose files for stack deploy', () => {
     assert.equal(s.Name, 'shop_web');
     assert.equal(s.Labels?.['com.docker.stack.namespace'], 'shop');
     assert.equal(s.Labels?.tier, 'web');
-    assert.equal(s.TaskTemplate.ContainerSpec.Labels?.['com.docker.stack.namespace'], 'shop');
-    assert.equal(s.TaskTemplate.ContainerSpec.Labels?.role, 'front');
+    assert.equal(s.Labels?.['com.docker.stack.image'], 'busybox:latest');
+    assert.deepEqual(s.TaskTemplate, web.spec.TaskTemplate, 'the task spec is the compose file\'s');
   });
 });

@@ -3,6 +3,7 @@ import type { DServiceSpec } from '../../src/cli/docker-types';
 import { FlagError, parseFlags } from '../../src/cli/flags';
 import { createFlags, createSpec, parsePublish, splitWords, updateFlags, updateSpec } from '../../src/cli/service-flags';
 import { swarmSpecUpdate } from '../../src/cli/commands/swarm';
+import { generatedName } from '../../src/cli/commands/service';
 import { nodeSpecUpdate } from '../../src/cli/commands/node';
 import { formatDurationNs, parseDurationNs } from '../../src/cli/units';
 
@@ -64,6 +65,13 @@ describe('shoal CLI: service flags to a Docker ServiceSpec', () => {
       [['--workdir', 'rel', 'x'], /invalid --workdir "rel": must be an absolute path/],
     ];
     for (const [argv, re] of cases) assert.throws(() => create(argv), (e: Error) => e instanceof FlagError && re.test(e.message), argv.join(' '));
+  });
+
+  it('names a service created without --name after its image', () => {
+    assert.match(generatedName('busybox:latest'), /^busybox-[0-9a-f]{6}$/);
+    assert.match(generatedName('localhost:5000/team/web-app@sha256:abc'), /^web-app-[0-9a-f]{6}$/);
+    assert.match(generatedName('registry.example/team/web-app:v2'), /^web-app-[0-9a-f]{6}$/);
+    assert.notEqual(generatedName('busybox'), generatedName('busybox'));
   });
 
   it('reads the short and long forms of --publish', () => {

@@ -1,5 +1,6 @@
 import type * as http from 'node:http';
 import type { ApiBackend } from '../backend';
+import type { LocalEventLog } from '../local-events';
 
 /** Settings of the local API server. */
 export interface ApiServerOptions {
@@ -27,6 +28,8 @@ export interface RequestContext {
   readonly backend: ApiBackend;
   readonly opts: Required<Omit<ApiServerOptions, 'onRequest'>>;
   readonly signal: AbortSignal;
+  /** Container and image events of this host, for /events. */
+  readonly localEvents: LocalEventLog;
 }
 
 /** A handler answers the request itself; a thrown error becomes Docker's `{"message": ...}`. */

@@ -21,9 +21,27 @@ async function summaryOf(c: ContainerBackend, ref: string): Promise<ContainerSum
   return hit;
 }
 
+/** A container event for /events, with Docker's attributes (name, image, and extra ones such as exitCode). */
+function emit(ctx: RequestContext, action: string, s: ContainerSummary, extra: Record<string, string> = {}): void {
+  ctx.localEvents.emit('container', action, s.id, { name: s.name, image: s.image, ...extra });
+}
+
+/** Reports the container's exit as Docker's `die` event, then removes it when it was created with AutoRemove. */
+function watchExit(ctx: RequestContext, s: ContainerSummary, autoRemove: boolean): void {
+  const c = ctx.backend.containers;
+  void c.waitContainer(s.id).then(async (done) => {
+    emit(ctx, 'die', s, { exitCode: String(done.exitCode ?? -1) });
+    if (autoRemove) {
+      await c.removeContainer(s.id, true);
+      emit(ctx, 'destroy', s);
+    }
+  }).catch(() => undefined);
+}
+
 async function create(ctx: RequestContext): Promise<void> {
   const req = createRequestFromDocker(await readJson(ctx.req, ctx.opts.jsonBodyBytesMax), ctx.query.get('name') ?? undefined);
   const id = await ctx.backend.containers.createContainer(req);
+  emit(ctx, 'create', await summaryOf(ctx.backend.containers, id));
   sendJson(ctx.res, 201, { Id: id, Warnings: [] });
 }
 
@@ -32,11 +50,10 @@ async function start(ctx: RequestContext): Promise<void> {
   const s = await summaryOf(c, ctx.params[0]);
   if (s.status === 'running') return sendNoContent(ctx.res, 304);
   await c.startContainer(s.id);
+  emit(ctx, 'start', s);
+  // Docker's --rm: the daemon removes the container once it has exited.
   const raw = (await c.inspectContainer(s.id)) as { config?: { labels?: Record<string, string> } };
-  if (raw.config?.labels?.[AUTO_REMOVE_LABEL] === 'true') {
-    // Docker's --rm: the daemon removes the container once it has exited.
-    void c.waitContainer(s.id).then(() => c.removeContainer(s.id, true)).catch(() => undefined);
-  }
+  watchExit(ctx, s, raw.config?.labels?.[AUTO_REMOVE_LABEL] === 'true');
   sendNoContent(ctx.res);
 }
 
@@ -46,6 +63,7 @@ async function stop(ctx: RequestContext): Promise<void> {
   if (s.status !== 'running') return sendNoContent(ctx.res, 304);
   const t = qInt(ctx.query, 't', -1);
   await c.stopContainer(s.id, t === undefined || t < 0 ? undefined : t * 1000);
+  emit(ctx, 'stop', s);
   sendNoContent(ctx.res);
 }
 
@@ -100,6 +118,7 @@ async function remove(ctx: RequestContext): Promise<void> {
   const c = ctx.backend.containers;
   const s = await summaryOf(c, ctx.params[0]);
   await c.removeContainer(s.id, qBool(ctx.query, 'force'));
+  emit(ctx, 'destroy', s);
   sendNoContent(ctx.res);
 }
 
@@ -114,6 +133,7 @@ async function load(ctx: RequestContext): Promise<void> {
     const loaded = await ctx.backend.containers.loadImages(file);
     startStream(ctx.res, 'application/json');
     for (const img of loaded) {
+      for (const r of img.references.length > 0 ? img.references : [img.id]) ctx.localEvents.emit('image', 'load', img.id, { name: r });
       const refs = img.references.length > 0 ? img.references.map((r) => `Loaded image: ${r}\n`) : [`Loaded image ID: ${img.id}\n`];
       for (const line of refs) ctx.res.write(JSON.stringify({ stream: line }) + '\n');
     }

@@ -1,5 +1,3 @@
-import { parseFilters } from '../../events/filter';
-import { ShoalError } from '../../types/errors';
 import { filtersParam } from '../api-client';
 import type { Command } from '../command';
 import type { DEvent } from '../docker-types';
@@ -35,15 +33,13 @@ export const eventsCommand: Command = {
   async run(ctx, f) {
     const format = f.values.get('format');
     if (format !== undefined && format !== 'json') checkTemplate(format);
-    const filterArgs = f.lists.get('filter') ?? [];
-    try {
-      parseFilters(filterArgs);
-    } catch (err) {
-      if (ShoalError.is(err)) throw new FlagError(`invalid --filter: ${err.message}`, { hint: err.hint });
-      throw err;
-    }
+    // Only the shape is checked here: shoald knows which keys and types it serves (cluster and host events).
     const filters: Record<string, string[]> = {};
-    for (const a of filterArgs) (filters[a.slice(0, a.indexOf('='))] ??= []).push(a.slice(a.indexOf('=') + 1));
+    for (const a of f.lists.get('filter') ?? []) {
+      const eq = a.indexOf('=');
+      if (eq <= 0 || eq === a.length - 1) throw new FlagError(`invalid --filter ${JSON.stringify(a)}: expected key=value, e.g. type=service`);
+      (filters[a.slice(0, eq)] ??= []).push(a.slice(eq + 1));
+    }
     const now = ctx.now();
     const query = { since: timeParam('--since', f.values.get('since'), now), until: timeParam('--until', f.values.get('until'), now), filters: filtersParam(filters) };
     const ac = new AbortController();

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { FailedPreconditionError } from '../../types/errors';
 import type { ApiClient } from '../api-client';
@@ -37,6 +38,12 @@ export async function sendUpdate(ctx: CommandContext, s: DService, spec: DServic
   printWarnings(ctx, answer);
 }
 
+/** A name for a service created without --name (Docker's daemon invents one; shoald wants one): image-xxxxxx. */
+export function generatedName(image: string): string {
+  const base = (image.split('@')[0].split('/').pop() ?? '').split(':')[0].replace(/[^a-zA-Z0-9_.-]/g, '').slice(0, 48) || 'service';
+  return `${/^[a-zA-Z0-9]/.test(base) ? base : `s${base}`}-${randomBytes(3).toString('hex')}`;
+}
+
 /** `shoal service create`. */
 export const serviceCreateCommand: Command = {
   name: 'service create',
@@ -47,6 +54,7 @@ export const serviceCreateCommand: Command = {
   minArgs: 1,
   async run(ctx, f) {
     const spec = createSpec(f, ctx.env);
+    spec.Name ??= generatedName(spec.TaskTemplate.ContainerSpec.Image);
     const answer = await ctx.api().post<{ ID: string }>('/services/create', spec);
     printWarnings(ctx, answer);
     ctx.stdout.write(`${answer.ID}\n`);
