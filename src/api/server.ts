@@ -91,6 +91,7 @@ export function createApiServer(backend: ApiBackend, options: ApiServerOptions =
   // Streams (logs --follow, events) stay open for as long as the client wants.
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
+  server.maxConnections = options.connectionsMax ?? 1024;
   return server;
 }
 
