@@ -181,7 +181,7 @@ describe('local API: single containers and images over the real runtime', functi
     assert.equal((await api('GET', q({ type: ['service'] }))).text, '');
   });
 
-  it('serves the docker CLI: load, images, run -d, wait, logs, ps -a, rm', async () => {
+  it('serves the docker CLI: load, images, run (attached, --rm, -d), wait, logs, ps -a, rm, events', async () => {
     const out = await docker.ok('load', '-i', image.tarball);
     assert.match(out, /Loaded image: busybox:latest/);
     assert.deepEqual(tableRows(await docker.ok('images')).map((r) => r.slice(0, 2)), [['busybox', 'latest']]);
@@ -195,6 +195,19 @@ describe('local API: single containers and images over the real runtime', functi
     assert.match(await docker.ok('info'), /Containers: 1\n\s+Running: 0[\s\S]*Images: 1/);
     assert.equal((await docker.ok('rm', 'dk')).trim(), 'dk');
     assert.deepEqual(tableRows(await docker.ok('ps', '-a')), []);
+    // docker run without -d: attach (output only), start, wait; --rm removes it afterwards.
+    const attached = await docker.run(['run', '--rm', '--name', 'att', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 4']);
+    assert.deepEqual([attached.code, attached.stdout, attached.stderr], [4, 'out\n', 'err\n']);
+    for (let i = 0; i < 100 && (await docker.run(['inspect', 'att'])).code === 0; i++) await sleep(50);
+    assert.notEqual((await docker.run(['inspect', 'att'])).code, 0, 'the --rm container is removed');
+    const slow = await docker.run(['run', '--name', 'slow', 'busybox', 'sh', '-c', 'echo a; sleep 1; echo b >&2; echo c']);
+    assert.deepEqual([slow.code, slow.stdout, slow.stderr], [0, 'a\nc\n', 'b\n']);
+    assert.equal((await docker.ok('rm', 'slow')).trim(), 'slow');
+    const tty = await docker.run(['run', '-t', 'busybox', 'true']);
+    assert.notEqual(tty.code, 0);
+    assert.match(tty.stderr, /a TTY is not supported by shoal/);
+    const exec = await docker.run(['exec', 'dk', 'true']);
+    assert.notEqual(exec.code, 0);
     const ev = await docker.ok('events', '--since', String(started), '--until', String(Math.ceil(Date.now() / 1000) + 1), '--filter', 'container=dk', '--format', '{{.Type}} {{.Action}} {{.Actor.Attributes.name}}');
     assert.deepEqual(ev.trim().split('\n'), ['container create dk', 'container start dk', 'container die dk', 'container destroy dk']);
   });

@@ -44,6 +44,8 @@ export function createRequestFromDocker(body: unknown, name: string | undefined)
   if (b === undefined) throw new InvalidArgumentError('body: expected a container config object');
   const image = optStr(b.Image, 'Image') ?? '';
   if (image === '') throw new InvalidArgumentError('Image: an image is required');
+  if (optBool(b.Tty, 'Tty') === true) throw new InvalidArgumentError('Tty: a TTY is not supported by shoal: run the container without -t');
+  if (optBool(b.OpenStdin, 'OpenStdin') === true) throw new InvalidArgumentError('OpenStdin: stdin is not supported by shoal: run the container without -i');
   const hc = obj(b.HostConfig, 'HostConfig');
   const config: Omit<ContainerConfig, 'cmd'> = {};
   const env = optStrList(b.Env, 'Env');

@@ -1,5 +1,6 @@
 import type * as http from 'node:http';
 import type { ApiBackend } from '../backend';
+import type { AttachHolds } from '../attach-holds';
 import type { LocalEventLog } from '../local-events';
 
 /** Settings of the local API server. */
@@ -32,6 +33,8 @@ export interface RequestContext {
   readonly signal: AbortSignal;
   /** Container and image events of this host, for /events. */
   readonly localEvents: LocalEventLog;
+  /** Attached output streams that a --rm removal waits for. */
+  readonly attachHolds: AttachHolds;
 }
 
 /** A handler answers the request itself; a thrown error becomes Docker's `{"message": ...}`. */

@@ -1,16 +1,17 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { NotFoundError } from '../../types/errors';
+import { InvalidArgumentError, NotFoundError } from '../../types/errors';
 import type { Backend as ContainerBackend, ContainerSummary } from '../container-backend';
 import { AUTO_REMOVE_LABEL, containerInspectToDocker, containerRowToDocker, createRequestFromDocker, imageRowToDocker } from '../convert/container';
 import { qBool, qInt, readJson, sendJson, sendNoContent, spoolBody } from '../http/io';
 import type { RequestContext, Route } from '../http/router';
 import { startStream, writeChunk } from '../http/stream';
 import { logFrame, parseLogQuery } from './logs-format';
+import type { LocalEvent } from '../local-events';
 
 /** The container a reference (id, name, unique id prefix) names. */
-async function summaryOf(c: ContainerBackend, ref: string): Promise<ContainerSummary> {
+export async function summaryOf(c: ContainerBackend, ref: string): Promise<ContainerSummary> {
   const all = await c.listContainers();
   const name = ref.replace(/^\//, '');
   const hit = all.find((x) => x.id === ref || x.name === name) ?? (() => {
@@ -32,6 +33,7 @@ function watchExit(ctx: RequestContext, s: ContainerSummary, autoRemove: boolean
   void c.waitContainer(s.id).then(async (done) => {
     emit(ctx, 'die', s, { exitCode: String(done.exitCode ?? -1) });
     if (autoRemove) {
+      await ctx.attachHolds.released([s.id, s.name]);
       await c.removeContainer(s.id, true);
       emit(ctx, 'destroy', s);
     }
@@ -67,16 +69,49 @@ async function stop(ctx: RequestContext): Promise<void> {
   sendNoContent(ctx.res);
 }
 
+/** Resolves with the first local event of the container (by id or name) with one of the actions, or undefined when the client leaves. */
+function nextEvent(ctx: RequestContext, ref: string, actions: readonly string[]): { event: Promise<LocalEvent | undefined>; cancel: () => void } {
+  let cancel = (): void => undefined;
+  const event = new Promise<LocalEvent | undefined>((resolve) => {
+    const name = ref.replace(/^\//, '');
+    const off = ctx.localEvents.subscribe((e) => {
+      if (e.Type === 'container' && actions.includes(e.Action) && (e.Actor.ID === ref || e.Actor.ID.startsWith(ref) || e.Actor.Attributes.name === name)) done(e);
+    });
+    const onAbort = (): void => done(undefined);
+    const done = (e: LocalEvent | undefined): void => { off(); ctx.signal.removeEventListener('abort', onAbort); resolve(e); };
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    cancel = () => done(undefined);
+  });
+  return { event, cancel };
+}
+
 async function wait(ctx: RequestContext): Promise<void> {
   const c = ctx.backend.containers;
-  const s = await summaryOf(c, ctx.params[0]);
-  // Docker sends the headers at once and the body when the container exits.
-  startStream(ctx.res, 'application/json');
+  const condition = ctx.query.get('condition') || 'not-running';
+  if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw new InvalidArgumentError(`invalid condition ${JSON.stringify(condition)}: expected not-running, next-exit or removed`);
+  // Listen before looking: docker run waits before it starts the container, which may exit (and,
+  // with --rm, be removed) at once. The API's own die and destroy events carry what is needed.
+  const died = nextEvent(ctx, ctx.params[0], ['die']);
+  const destroyed = nextEvent(ctx, ctx.params[0], ['destroy']);
   try {
-    const done = await c.waitContainer(s.id);
-    ctx.res.end(JSON.stringify({ StatusCode: done.exitCode ?? 0, Error: null }) + '\n');
-  } catch (err) {
-    ctx.res.end(JSON.stringify({ StatusCode: -1, Error: { Message: (err as Error).message } }) + '\n');
+    const s = await summaryOf(c, ctx.params[0]);
+    // Docker sends the headers at once and the body when the condition is met.
+    startStream(ctx.res, 'application/json');
+    let code = s.exitCode ?? 0;
+    if (!(condition === 'not-running' && s.status !== 'running')) {
+      if (s.status === 'running') {
+        // Running already (perhaps started elsewhere, without a die event here): the runtime says when it exits.
+        code = (await c.waitContainer(s.id)).exitCode ?? 0;
+      } else if (s.status === 'created' || condition === 'next-exit') {
+        const e = await died.event;
+        if (e !== undefined) code = Number(e.Actor.Attributes.exitCode ?? 0);
+      }
+      if (condition === 'removed' && (await c.listContainers()).some((x) => x.id === s.id)) await destroyed.event;
+    }
+    ctx.res.end(JSON.stringify({ StatusCode: code, Error: null }) + '\n');
+  } finally {
+    died.cancel();
+    destroyed.cancel();
   }
 }
 
