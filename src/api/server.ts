@@ -17,13 +17,14 @@ import { serviceRoutes } from './routes/services';
 import { taskRoutes } from './routes/tasks';
 import { eventRoutes } from './routes/events';
 import { containerRoutes } from './routes/containers';
+import { imageRoutes } from './routes/images';
 import { handleUpgrade } from './routes/attach';
 
 export type { ApiServerOptions } from './http/router';
 
 export { API_VERSION, MIN_API_VERSION } from './http/version';
 
-const ROUTES: readonly Route[] = [...systemRoutes, ...swarmRoutes, ...nodeRoutes, ...serviceRoutes, ...taskRoutes, ...eventRoutes, ...containerRoutes];
+const ROUTES: readonly Route[] = [...systemRoutes, ...swarmRoutes, ...nodeRoutes, ...serviceRoutes, ...taskRoutes, ...eventRoutes, ...containerRoutes, ...imageRoutes];
 
 function compareVersions(a: string, b: string): number {
   const [a1, a2] = a.split('.').map(Number);

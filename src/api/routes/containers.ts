@@ -1,10 +1,7 @@
-import * as crypto from 'node:crypto';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { InvalidArgumentError, NotFoundError } from '../../types/errors';
 import type { Backend as ContainerBackend, ContainerSummary } from '../container-backend';
-import { AUTO_REMOVE_LABEL, containerInspectToDocker, containerRowToDocker, createRequestFromDocker, imageRowToDocker } from '../convert/container';
-import { qBool, qInt, readJson, sendJson, sendNoContent, spoolBody } from '../http/io';
+import { AUTO_REMOVE_LABEL, containerInspectToDocker, containerRowToDocker, createRequestFromDocker } from '../convert/container';
+import { qBool, qInt, readJson, sendJson, sendNoContent } from '../http/io';
 import type { RequestContext, Route } from '../http/router';
 import { startStream, writeChunk } from '../http/stream';
 import { logFrame, parseLogQuery } from './logs-format';
@@ -157,28 +154,13 @@ async function remove(ctx: RequestContext): Promise<void> {
   sendNoContent(ctx.res);
 }
 
-async function images(ctx: RequestContext): Promise<void> {
-  sendJson(ctx.res, 200, (await ctx.backend.containers.listImages()).map(imageRowToDocker));
+/** Docker's exec: shoal's containers run one process tree from their command, and nothing is exec'ed into them. */
+function exec(ctx: RequestContext): Promise<void> {
+  sendJson(ctx.res, 501, { message: 'exec is not supported by shoal: run the command in its own container (docker run)' });
+  return Promise.resolve();
 }
 
-async function load(ctx: RequestContext): Promise<void> {
-  const file = path.join(ctx.opts.tmpDir, `shoal-load-${crypto.randomUUID()}.tar`);
-  await spoolBody(ctx.req, file, ctx.opts.uploadBytesMax);
-  try {
-    const loaded = await ctx.backend.containers.loadImages(file);
-    startStream(ctx.res, 'application/json');
-    for (const img of loaded) {
-      for (const r of img.references.length > 0 ? img.references : [img.id]) ctx.localEvents.emit('image', 'load', img.id, { name: r });
-      const refs = img.references.length > 0 ? img.references.map((r) => `Loaded image: ${r}\n`) : [`Loaded image ID: ${img.id}\n`];
-      for (const line of refs) ctx.res.write(JSON.stringify({ stream: line }) + '\n');
-    }
-    ctx.res.end();
-  } finally {
-    fs.rmSync(file, { force: true });
-  }
-}
-
-/** Single containers and images on this host: what `docker run`, `ps`, `logs`, `images` and `load` need. */
+/** Single containers on this host: what `docker run`, `ps`, `logs`, `wait`, `stop` and `rm` need. */
 export const containerRoutes: readonly Route[] = [
   { method: 'POST', path: /^\/containers\/create$/, handler: create },
   { method: 'GET', path: /^\/containers\/json$/, handler: list },
@@ -188,6 +170,5 @@ export const containerRoutes: readonly Route[] = [
   { method: 'GET', path: /^\/containers\/([^/]+)\/logs$/, handler: logs },
   { method: 'GET', path: /^\/containers\/([^/]+)\/json$/, handler: inspect },
   { method: 'DELETE', path: /^\/containers\/([^/]+)$/, handler: remove },
-  { method: 'GET', path: /^\/images\/json$/, handler: images },
-  { method: 'POST', path: /^\/images\/load$/, handler: load },
+  { method: 'POST', path: /^\/containers\/([^/]+)\/exec$/, handler: exec },
 ];
