@@ -6,11 +6,12 @@ import { NatsPublisher, type AckedStore } from '../events/nats-publisher';
 import { addControlService } from '../manager/controlapi/control-server';
 import { ControlApi } from '../manager/controlapi/control-api';
 import { ControlClientCtor } from '../manager/controlapi/control-proto';
-import { addDispatcherService } from '../manager/dispatcher/dispatcher-server';
+import { addDispatcherService, DispatcherClientCtor } from '../manager/dispatcher/dispatcher-server';
 import { Manager } from '../manager/manager';
 import { raftNodeLog, raftNodeMembership } from '../manager/raft-node-log';
 import type { ReplicatedLog } from '../manager/replicated-log';
 import { Store } from '../manager/store/store';
+import { caServiceDefinition } from '../pki/ca-proto';
 import { addCaService, type NodeRegistry } from '../pki/ca-server';
 import { JoinTokens, newJoinToken } from '../pki/join-token';
 import type { MtlsServer } from '../pki/mtls-server';
@@ -27,7 +28,7 @@ import { ShoalError, UnavailableError } from '../types/errors';
 import { DEFAULT_CLUSTER_SPEC, NEW_META, type Node } from '../types/objects';
 import type { Random } from '../types/random';
 import type { DaemonLogger, DaemonMetricsHooks } from './daemon-types';
-import { addMembershipService, onLeader, type MembershipHandlers, type MembershipJoinReply, type MembershipJoinRequest } from './membership';
+import { addMembershipService, membershipService, onLeader, type MembershipHandlers, type MembershipJoinReply, type MembershipJoinRequest } from './membership';
 
 /** Timing of the managers' Raft group (tests may shorten it). */
 export interface RaftTuning {
@@ -199,6 +200,19 @@ export class ManagerParts {
     return this.raft.peers().get(id);
   }
 
+  /** True while this manager holds a Raft seat (voter or learner); false once it was removed (demotion, node rm). */
+  hasSeat(): boolean {
+    const cs = this.raft.status().confState;
+    return cs.voters.includes(this.o.raftId) || cs.learners.includes(this.o.raftId);
+  }
+
+  /** Addresses of the other managers as this manager's store last knew them. */
+  otherManagerAddrs(selfNodeId: string): string[] {
+    const fromStore = this.store.view.nodes().filter((n) => n.id !== selfNodeId && n.managerStatus !== undefined).map((n) => n.managerStatus!.addr);
+    const fromRaft = [...this.raft.peers()].filter(([id]) => id !== this.o.raftId).map(([, a]) => a);
+    return [...new Set([...fromRaft, ...fromStore])];
+  }
+
   /** Addresses of every manager (Raft members), this one first. */
   managerAddrs(): string[] {
     const others = [...this.raft.peers()].filter(([id]) => id !== this.o.raftId).map(([, a]) => a);
@@ -223,6 +237,8 @@ export class ManagerParts {
       channelOptions: clusterChannelOptions,
       join: (req) => this.addLearner(req),
       promote: (req) => this.promote(req),
+      leave: (req) => this.removeVoter(req),
+      roleOf: (id) => this.store.view.get('node', id)?.spec.role,
       admit: async (req) => {
         if (this.store.view.get('node', req.nodeId) !== undefined) return;
         await this.store.write([{ op: 'create', target: { kind: 'node', object: newNodeObject(req.nodeId, req.role) } }]);
@@ -257,6 +273,17 @@ export class ManagerParts {
         if (!ShoalError.is(err, 'Conflict') || attempt >= 5) throw err;
       }
     }
+  }
+
+  /** On the leader: a manager leaving the swarm gives up its seat; the leader itself first hands leadership over. */
+  private async removeVoter(req: MembershipJoinRequest): Promise<void> {
+    if (req.raftId === this.o.raftId) {
+      await raftNodeMembership(this.raft).transferLeadership?.();
+      throw new UnavailableError('this manager led; leadership has moved so that it can leave', { hint: 'retry' });
+    }
+    if (!this.raft.peers().has(req.raftId)) return;
+    this.o.logger.info({ nodeId: req.nodeId, raftId: req.raftId }, 'removing a raft member that leaves the swarm');
+    await this.raft.removeMember(req.raftId);
   }
 
   private mustBeManagerNode(nodeId: string): void {
@@ -325,6 +352,10 @@ export class ManagerParts {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // Off the cluster port at once: a manager that stops being one (demotion) must not keep serving as one.
+    for (const def of [raftServiceDefinition, caServiceDefinition(), DispatcherClientCtor.service, ControlClientCtor.service, membershipService]) {
+      this.o.server.grpc.removeService(def);
+    }
     for (const d of this.detach) d();
     await this.nats?.close();
     this.manager.close();
