@@ -1,11 +1,16 @@
 import { ShoalError } from '../types/errors';
 import { Backend } from '../api/container-backend';
+import type { ApiClient } from './api-client';
 import { FlagSpec, ParsedFlags } from './flags';
 
 /** What a command gets from main: its backend (opened on first use), its streams and the process's surroundings. */
 export interface CommandContext {
   backend(): Promise<Backend>;
+  /** The client of shoald's local API (-H/--host, SHOAL_HOST, or the default socket). */
+  api(): ApiClient;
   stdout: NodeJS.WritableStream;
+  /** True when stdout is a terminal (live progress display instead of plain lines). */
+  stdoutIsTTY: boolean;
   stderr: NodeJS.WritableStream;
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;

@@ -78,3 +78,28 @@ export function parseSince(flag: string, value: string, nowMs: number): number {
   if (Number.isNaN(t)) throw bad(flag, value, 'expected a time (2026-01-02T03:04:05Z), a Unix timestamp or a duration (10m)');
   return t;
 }
+
+const goDurationNs: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+
+/** A Go duration (10s, 1m30s, 500ms, 1.5h, or 0) in nanoseconds, as docker's duration flags take. */
+export function parseDurationNs(what: string, value: string): number {
+  const v = value.trim();
+  if (v === '0') return 0;
+  if (!/^((\d+(\.\d+)?|\.\d+)(ns|us|µs|ms|s|m|h))+$/.test(v)) throw bad(what, value, 'expected a duration like 10s, 1m30s or 500ms');
+  let ns = 0;
+  for (const m of v.matchAll(/(\d+(?:\.\d+)?|\.\d+)(ns|us|µs|ms|s|m|h)/g)) ns += Number(m[1]) * goDurationNs[m[2]];
+  return Math.round(ns);
+}
+
+/** Nanoseconds back as the shortest Go duration text (90s -> 1m30s), for inspect --pretty. */
+export function formatDurationNs(ns: number): string {
+  if (ns === 0) return '0s';
+  if (ns < 1e6) return `${ns}ns`;
+  if (ns < 1e9) return `${ns / 1e6}ms`;
+  let s = ns / 1e9;
+  const h = Math.floor(s / 3600);
+  s -= h * 3600;
+  const m = Math.floor(s / 60);
+  s -= m * 60;
+  return `${h > 0 ? `${h}h` : ''}${h > 0 || m > 0 ? `${m}m` : ''}${Number(s.toFixed(9))}s`;
+}

@@ -59,13 +59,13 @@ export class DaemonBackend implements ApiBackend {
     const manager = n?.managerParts;
     const remoteManagers = manager !== undefined
       ? manager.store.view.nodes().filter((x) => x.managerStatus !== undefined).map((x) => ({ nodeId: x.id, addr: x.managerStatus!.addr }))
-      : (n?.file.managers ?? []).map((addr) => ({ nodeId: '', addr }));
+      : (n?.managerAddrs() ?? []).map((addr) => ({ nodeId: '', addr }));
     return {
       state: this.state,
       nodeId: n?.file.nodeId ?? '',
       nodeAddr: n === undefined ? '' : hostOf(n.file.advertiseAddr),
       clusterId: n?.file.clusterId ?? '',
-      controlAvailable: manager !== undefined,
+      controlAvailable: n?.controlOps !== undefined,
       error: this.error,
       remoteManagers,
     };

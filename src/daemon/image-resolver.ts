@@ -21,7 +21,7 @@ export function imageResolver(images: ImageStore): ImageResolver {
       if (c.WorkingDir) config.workingDir = c.WorkingDir;
       if (c.User) config.user = c.User;
       if (c.StopSignal) config.stopSignal = c.StopSignal;
-      return { layerDirs: img.layerDirs, config };
+      return { layerDirs: img.layerDirs, config, entrypoint: c.Entrypoint ?? [] };
     },
   };
 }

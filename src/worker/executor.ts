@@ -14,6 +14,8 @@ export interface ResolvedImage {
   readonly layerDirs: string[];
   /** The image's defaults (cmd, env, workingDir, user), overridden by the task's spec. */
   readonly config: Partial<ContainerConfig>;
+  /** The image's Entrypoint alone (config.cmd is Entrypoint + Cmd), so that a task's args replace only Cmd, as Docker does. */
+  readonly entrypoint?: readonly string[];
 }
 
 /** Finds an image on this node; throws a NotFound ShoalError when it is not there. */
@@ -61,9 +63,11 @@ function limitsOf(task: Task): ResourceLimits | undefined {
 }
 
 /** The container config of a task: the task's spec over the image's defaults. */
-export function containerConfigOf(task: Task, image: Partial<ContainerConfig>, network: NetworkMode): ContainerConfig {
+export function containerConfigOf(task: Task, image: Partial<ContainerConfig>, network: NetworkMode, entrypoint?: readonly string[]): ContainerConfig {
   const c = task.spec.container;
-  const cmd = c.command.length > 0 ? [...c.command, ...c.args] : c.args.length > 0 && image.cmd !== undefined && image.cmd.length > 0 ? [image.cmd[0], ...c.args] : image.cmd ?? [];
+  const cmd = c.command.length > 0 ? [...c.command, ...c.args]
+    : c.args.length > 0 && entrypoint !== undefined ? [...entrypoint, ...c.args]
+      : c.args.length > 0 && image.cmd !== undefined && image.cmd.length > 0 ? [image.cmd[0], ...c.args] : image.cmd ?? [];
   return {
     ...image,
     cmd,
@@ -154,7 +158,7 @@ class TaskRunner {
       const rt = this.x.runtime;
       // A container made before a crash that was never recorded is reused, not made twice.
       const existing = rt.list().find((c) => c.name === containerName(this.task.id));
-      const id = existing?.id ?? await rt.create({ layerDirs: image.layerDirs, config: containerConfigOf(this.task, image.config, this.x.network ?? 'none'), name: containerName(this.task.id) });
+      const id = existing?.id ?? await rt.create({ layerDirs: image.layerDirs, config: containerConfigOf(this.task, image.config, this.x.network ?? 'none', image.entrypoint), name: containerName(this.task.id) });
       await this.dispatch({ kind: 'prepared', containerId: id });
     } catch (err) {
       await this.dispatch({ kind: 'prepare-failed', message: (err as Error).message });

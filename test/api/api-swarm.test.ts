@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import type * as http from 'node:http';
+import { request as httpRequest, type Server } from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createApiServer, listenUnix } from '../../src/api/server';
@@ -19,7 +19,7 @@ function q(filters: Record<string, string[]>): string {
 describe('local API (Docker Engine API v1.41) over a simulated control plane', function () {
   this.timeout(60_000);
   let b: SimApiBackend;
-  let server: http.Server;
+  let server: Server;
   let dir: string;
   let sock: string;
   let selfId: string;
@@ -78,6 +78,24 @@ describe('local API (Docker Engine API v1.41) over a simulated control plane', f
     await assert.rejects(listenUnix(createApiServer(b), stale), /exists and is not a socket/);
   });
 
+  it('accepts at most connectionsMax connections at once (streams included)', async () => {
+    const small = createApiServer(b, { connectionsMax: 2 });
+    const p = path.join(dir, 'small.sock');
+    await listenUnix(small, p);
+    const streams = [new AbortController(), new AbortController()];
+    try {
+      await Promise.all(streams.map((ac) => new Promise<void>((resolve, reject) => {
+        const req = httpRequest({ socketPath: p, path: '/v1.41/events', signal: ac.signal }, () => resolve());
+        req.on('error', (err) => (ac.signal.aborted ? undefined : reject(err)));
+        req.end();
+      })));
+      await assert.rejects(call(p, 'GET', '/_ping'), /socket hang up|ECONNRESET|EPIPE/);
+    } finally {
+      for (const ac of streams) ac.abort();
+      await new Promise<void>((resolve) => small.close(() => resolve()));
+    }
+  });
+
   it('answers /_ping (GET and HEAD) with OK and the version headers Docker clients negotiate with', async () => {
     for (const method of ['GET', 'HEAD']) {
       const r = await api(method, '/_ping');
@@ -132,6 +150,7 @@ describe('local API (Docker Engine API v1.41) over a simulated control plane', f
     const r = await api('POST', '/v1.41/swarm/init', { ListenAddr: '0.0.0.0:2377', AdvertiseAddr: '', ForceNewCluster: false, Spec: { Orchestration: { TaskHistoryRetentionLimit: 3 } } });
     assert.equal(r.status, 200, r.text);
     selfId = r.json as string;
+    assert.equal(b.lastInit?.listenAddr, '', "the docker CLI's default listen address leaves shoald's --listen-addr in charge");
     assert.match(selfId, /^[0-9a-z]{25}$/);
     const info = json(await api('GET', '/v1.41/info'));
     assert.equal(info.Swarm.NodeID, selfId);
@@ -288,6 +307,9 @@ describe('local API (Docker Engine API v1.41) over a simulated control plane', f
       assert.equal(r.status, 400, `${JSON.stringify(body)} -> ${r.text}`);
       assert.match(json(r).message, re);
     }
+    const form = await call(sock, 'POST', '/v1.41/services/create', JSON.stringify(spec), { 'Content-Type': 'text/plain' });
+    assert.equal(form.status, 400);
+    assert.equal(json(form).message, "unsupported Content-Type header (text/plain): must be 'application/json'");
     const dup = await api('POST', '/v1.41/services/create', spec);
     assert.equal(dup.status, 409, dup.text);
     assert.equal((json(await api('GET', '/v1.41/services')) as unknown as J[]).length, before);
@@ -376,6 +398,17 @@ describe('local API (Docker Engine API v1.41) over a simulated control plane', f
     assert.equal((await api('POST', `/v1.41/services/${webId}/update?version=${s2.Version.Index}&rollback=later`, s.Spec)).status, 400);
   });
 
+  it('says in Warnings that --force (ForceUpdate) restarts nothing in shoal', async () => {
+    const s = json(await api('GET', `/v1.41/services/${webId}`));
+    const r = await api('POST', `/v1.41/services/${webId}/update?version=${s.Version.Index}`, { ...s.Spec, TaskTemplate: { ...s.Spec.TaskTemplate, ForceUpdate: 1 } });
+    assert.equal(r.status, 200, r.text);
+    assert.match(json(r).Warnings[0], /ForceUpdate is not supported/);
+    assert.equal(json(await api('GET', `/v1.41/services/${webId}`)).Spec.TaskTemplate.ForceUpdate, 0);
+    const s2 = json(await api('GET', `/v1.41/services/${webId}`));
+    const labels = await api('POST', `/v1.41/services/${webId}/update?version=${s2.Version.Index}`, { ...s2.Spec, Networks: [{ Target: 'net' }], TaskTemplate: { ...s2.Spec.TaskTemplate, ContainerSpec: { ...s2.Spec.TaskTemplate.ContainerSpec, Labels: { a: 'b' } } } });
+    assert.deepEqual(json(labels).Warnings, ['TaskTemplate.ContainerSpec.Labels is not supported by shoal and was ignored', 'Networks is not supported by shoal and was ignored']);
+  });
+
   it('streams service logs in Docker\'s multiplexed format with details and timestamps', async () => {
     const r = await api('GET', `/v1.41/services/${webId}/logs?stdout=1&stderr=1&details=1&timestamps=1`);
     assert.equal(r.status, 200);
@@ -425,9 +458,8 @@ describe('local API (Docker Engine API v1.41) over a simulated control plane', f
   it('streams new events to a follower of /events until it disconnects', async () => {
     const got: J[] = [];
     const ac = new AbortController();
-    const http = await import('node:http');
     const done = new Promise<void>((resolve, reject) => {
-      const req = http.request({ socketPath: sock, path: `/v1.41/events?filters=${q({ type: ['service'] })}`, signal: ac.signal }, (res) => {
+      const req = httpRequest({ socketPath: sock, path: `/v1.41/events?filters=${q({ type: ['service'] })}`, signal: ac.signal }, (res) => {
         let buf = '';
         res.setEncoding('utf8');
         res.on('data', (d: string) => {

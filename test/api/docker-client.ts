@@ -26,6 +26,8 @@ export class DockerCli {
         timeout: timeoutMs,
         maxBuffer: 16 * 2 ** 20,
       }, (err, stdout, stderr) => {
+        // Killed at the timeout (a follow that never ends on its own): code -1 with what it printed.
+        if (err !== null && err.killed === true) return resolve({ code: -1, stdout, stderr });
         if (err !== null && typeof err.code !== 'number') return reject(new Error(`docker ${args.join(' ')}: ${err.message}\n${stderr}`));
         resolve({ code: err === null ? 0 : (err.code as number), stdout, stderr });
       });

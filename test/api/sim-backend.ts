@@ -88,7 +88,11 @@ export class SimApiBackend implements ApiBackend {
     };
   }
 
+  /** The last swarm init request, as the API passed it on. */
+  lastInit: SwarmInitRequest | undefined;
+
   async swarmInit(req: SwarmInitRequest): Promise<string> {
+    this.lastInit = req;
     if (this.state !== 'inactive') throw new FailedPreconditionError('this node is already part of a swarm');
     this.self = await this.h.addNode({ role: 'manager', hostname: 'sim-manager' });
     // The manager's own Raft membership, as the daemon records it on its node.

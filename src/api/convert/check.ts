@@ -23,12 +23,14 @@ export function obj(v: unknown, path: string): JsonObject {
   return optObj(v, path) ?? {};
 }
 
+/** The string at path, or undefined when absent or null. */
 export function optStr(v: unknown, path: string): string | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'string') fail(path, 'string', v);
   return v;
 }
 
+/** The boolean at path, or undefined when absent or null. */
 export function optBool(v: unknown, path: string): boolean | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'boolean') fail(path, 'boolean', v);
@@ -43,6 +45,7 @@ export function optInt(v: unknown, path: string, min = Number.MIN_SAFE_INTEGER):
   return v;
 }
 
+/** The finite number at path, or undefined when absent or null. */
 export function optNum(v: unknown, path: string): number | undefined {
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'number' || !Number.isFinite(v)) fail(path, 'number', v);
@@ -55,12 +58,14 @@ export function optDurationMs(v: unknown, path: string): number | undefined {
   return ns === undefined ? undefined : Math.round(ns / 1e6);
 }
 
+/** The list of strings at path, or undefined when absent or null. */
 export function optStrList(v: unknown, path: string): string[] | undefined {
   if (v === undefined || v === null) return undefined;
   if (!Array.isArray(v)) fail(path, 'list of strings', v);
   return v.map((x, i) => { if (typeof x !== 'string') fail(`${path}[${i}]`, 'string', x); return x; });
 }
 
+/** The list at path (items unchecked), or undefined when absent or null. */
 export function optList(v: unknown, path: string): unknown[] | undefined {
   if (v === undefined || v === null) return undefined;
   if (!Array.isArray(v)) fail(path, 'list', v);

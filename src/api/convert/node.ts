@@ -8,8 +8,13 @@ function capitalized(s: string): string {
   return s.length === 0 ? s : s[0].toUpperCase() + s.slice(1);
 }
 
-/** shoal's node as Docker's Node object; `engineVersion` and `engineLabels` describe its shoald. */
-export function nodeToDocker(n: Node, engine: { version: string; labels: Readonly<Record<string, string>> } = { version: '', labels: {} }): JsonObject {
+/** The engine labels a node's agent reports (`shoald --label`), when its description carries them. */
+export function engineLabelsOf(n: Node): Readonly<Record<string, string>> {
+  return n.description.labels ?? {};
+}
+
+/** shoal's node as Docker's Node object; `engine.version` is the shoald version reported for it. */
+export function nodeToDocker(n: Node, engine: { version: string } = { version: '' }): JsonObject {
   const out: JsonObject = {
     ID: n.id,
     Version: dockerVersion(n.meta.version),
@@ -20,7 +25,7 @@ export function nodeToDocker(n: Node, engine: { version: string; labels: Readonl
       Hostname: n.description.hostname,
       Platform: { Architecture: n.description.platform.architecture, OS: n.description.platform.os },
       Resources: { NanoCPUs: n.description.resources.nanoCPUs, MemoryBytes: n.description.resources.memoryBytes },
-      Engine: { EngineVersion: engine.version, Labels: { ...engine.labels } },
+      Engine: { EngineVersion: engine.version, Labels: { ...engineLabelsOf(n) } },
     },
     Status: { State: n.status.state, Addr: n.status.addr, ...(n.status.message !== '' ? { Message: n.status.message } : {}) },
   };

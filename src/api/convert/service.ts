@@ -152,7 +152,8 @@ export function dockerFieldMessage(message: string): string {
     const m = re.exec(message);
     if (m !== null) {
       const rest = message.slice(m[0].length);
-      const field = name.endsWith('.') ? name + rest.replace(/^(\w)/, (c) => c.toUpperCase()) : name + rest;
+      // restartPolicy.delayMs -> RestartPolicy.Delay: Docker's names carry no unit.
+      const field = name.endsWith('.') ? name + rest.replace(/^(\w+?)(Ms)?\b/, (_m, id: string) => id[0].toUpperCase() + id.slice(1)) : name + rest;
       return `Spec.${field}`;
     }
   }

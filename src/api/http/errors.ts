@@ -15,9 +15,11 @@ const toHttp: Record<ErrorCode, number> = {
   Internal: 500,
 };
 
-/** Docker's words for a node outside a swarm or not a manager (its clients and users know them). */
+/** Docker's words for a node outside a swarm (its clients and users know them). */
 export const NOT_IN_SWARM = 'This node is not part of a swarm';
+/** Docker's words for a node that is in a swarm but not a manager. */
 export const NOT_A_MANAGER = 'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to connect this node to swarm and try again.';
+/** Docker's words for an init or join on a node already in a swarm. */
 export const ALREADY_IN_SWARM = 'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.';
 
 /** An error as the local API sends it: the status and Docker's `{"message": ...}` body. */

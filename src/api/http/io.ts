@@ -33,6 +33,9 @@ export async function readJson(req: http.IncomingMessage, maxBytes: number): Pro
   const buf = await readBody(req, maxBytes);
   const text = buf.toString('utf8').trim();
   if (text === '') return undefined;
+  const ct = req.headers['content-type'];
+  // Docker's check: a JSON body must say so (a client sending a form or a tarball by mistake is told).
+  if (ct !== undefined && ct !== '' && !/^application\/(json|[\w.+-]*\+json)\s*(;|$)/i.test(ct)) throw new InvalidArgumentError(`unsupported Content-Type header (${ct}): must be 'application/json'`);
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {

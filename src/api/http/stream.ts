@@ -1,7 +1,8 @@
 import type * as http from 'node:http';
 
-/** Docker's stream ids in the multiplexed (non-TTY) log format. */
+/** Docker's stream id of stdout in the multiplexed (non-TTY) log format. */
 export const STDOUT = 1;
+/** Docker's stream id of stderr in the multiplexed (non-TTY) log format. */
 export const STDERR = 2;
 
 /** One frame of Docker's multiplexed stream: [stream, 0, 0, 0, size (big-endian uint32)] then the payload. */

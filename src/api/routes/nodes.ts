@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '../../types/errors';
 import type { Node } from '../../types/objects';
 import type { ControlOps } from '../backend';
-import { nodeSpecFromDocker, nodeToDocker } from '../convert/node';
+import { engineLabelsOf, nodeSpecFromDocker, nodeToDocker } from '../convert/node';
 import { qBool, qFilters, qInt, readJson, sendJson, sendNoContent } from '../http/io';
 import type { RequestContext, Route } from '../http/router';
 import { resolveRef } from './resolve';
@@ -34,13 +34,13 @@ async function list(ctx: RequestContext): Promise<void> {
     (names.length === 0 || names.some((p) => n.spec.name.startsWith(p) || n.description.hostname.startsWith(p))) &&
     (membership.length === 0 || membership.includes('accepted')) &&
     nodeLabels.every((l) => labelMatch(n.spec.labels, l)) &&
-    (f.get('label') ?? []).length === 0);
-  sendJson(ctx.res, 200, out.map((n) => nodeToDocker(n, { version: ctx.opts.engineVersion, labels: {} })));
+    (f.get('label') ?? []).every((l) => labelMatch(engineLabelsOf(n), l)));
+  sendJson(ctx.res, 200, out.map((n) => nodeToDocker(n, { version: ctx.opts.engineVersion })));
 }
 
 async function inspect(ctx: RequestContext): Promise<void> {
   const n = await findNode(controlOf(ctx.backend), ctx.params[0]);
-  sendJson(ctx.res, 200, nodeToDocker(n, { version: ctx.opts.engineVersion, labels: {} }));
+  sendJson(ctx.res, 200, nodeToDocker(n, { version: ctx.opts.engineVersion }));
 }
 
 async function update(ctx: RequestContext): Promise<void> {

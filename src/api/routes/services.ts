@@ -37,6 +37,27 @@ function statusCounts(s: Service, tasks: readonly Task[]): ServiceStatusCounts {
   return { RunningTasks: running, DesiredTasks: desired, CompletedTasks: completed };
 }
 
+/** Parts of a Docker service spec shoal has no place for: non-empty ones are reported in Warnings, not silently dropped. */
+const UNSUPPORTED = ['TaskTemplate.ContainerSpec.Labels', 'TaskTemplate.ContainerSpec.Secrets', 'TaskTemplate.ContainerSpec.Configs', 'TaskTemplate.Networks', 'Networks', 'TaskTemplate.LogDriver'];
+
+/** The value at a dotted path of decoded JSON, if any. */
+function at(v: unknown, dotted: string): unknown {
+  for (const k of dotted.split('.')) v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[k] : undefined;
+  return v;
+}
+
+function nonEmpty(v: unknown): boolean {
+  return Array.isArray(v) ? v.length > 0 : typeof v === 'object' && v !== null && Object.keys(v).length > 0;
+}
+
+/** Warnings for what shoal ignores; Docker's --force bumps TaskTemplate.ForceUpdate, which shoal's specs lack. */
+function specWarnings(body: unknown): string[] | null {
+  const out = UNSUPPORTED.filter((field) => nonEmpty(at(body, field))).map((field) => `${field} is not supported by shoal and was ignored`);
+  const force = at(body, 'TaskTemplate.ForceUpdate');
+  if (typeof force === 'number' && force > 0) out.push('ForceUpdate is not supported by shoal: tasks whose spec is unchanged were not restarted');
+  return out.length > 0 ? out : null;
+}
+
 async function list(ctx: RequestContext): Promise<void> {
   const f = qFilters(ctx.query, SERVICE_FILTERS);
   const modes = f.get('mode') ?? [];
@@ -50,10 +71,11 @@ async function list(ctx: RequestContext): Promise<void> {
 }
 
 async function create(ctx: RequestContext): Promise<void> {
-  const spec = serviceSpecFromDocker(await readJson(ctx.req, ctx.opts.jsonBodyBytesMax));
+  const body = await readJson(ctx.req, ctx.opts.jsonBodyBytesMax);
+  const spec = serviceSpecFromDocker(body);
   const ops = controlOf(ctx.backend);
   const s = await withDockerFields(() => ops.createService(spec));
-  sendJson(ctx.res, 201, { ID: s.id, Warnings: null });
+  sendJson(ctx.res, 201, { ID: s.id, Warnings: specWarnings(body) });
 }
 
 async function inspect(ctx: RequestContext): Promise<void> {
@@ -74,7 +96,7 @@ async function update(ctx: RequestContext): Promise<void> {
   const ops = controlOf(ctx.backend);
   const s = await findService(ops, ctx.params[0]);
   await withDockerFields(() => ops.updateService(s.id, version, rollback === 'previous' ? null : spec, rollback === 'previous'));
-  sendJson(ctx.res, 200, { Warnings: null });
+  sendJson(ctx.res, 200, { Warnings: rollback === 'previous' ? null : specWarnings(body) });
 }
 
 async function remove(ctx: RequestContext): Promise<void> {
@@ -90,14 +112,20 @@ async function logs(ctx: RequestContext): Promise<void> {
   const s = await findService(controlOf(ctx.backend), ctx.params[0]);
   const lines = ctx.backend.serviceLogs(s.id, { follow: q.follow, timestamps: q.timestamps, ...(q.tail !== undefined ? { tail: q.tail } : {}), ...(q.sinceMs !== undefined ? { sinceMs: q.sinceMs } : {}) }, ctx.signal);
   const it = lines[Symbol.asyncIterator]();
-  // The first line (or the end) comes before the headers, so an error in the backend is still a proper answer.
-  let next = await it.next();
-  startStream(ctx.res, 'application/vnd.docker.raw-stream');
-  while (next.done !== true && !ctx.signal.aborted) {
-    const l = next.value;
-    const f = logFrame(l, q, { 'com.docker.swarm.node.id': l.nodeId, 'com.docker.swarm.service.id': l.serviceId, 'com.docker.swarm.task.id': l.taskId });
-    if (f !== undefined) await writeChunk(ctx.res, f, ctx.signal);
-    next = await it.next();
+  try {
+    // Without follow the first line (or the end) comes before the headers, so a failure is still a proper
+    // error answer; with follow the headers go at once, as a quiet task may print nothing for long.
+    if (q.follow) startStream(ctx.res, 'application/vnd.docker.raw-stream');
+    let next = await it.next();
+    if (!q.follow) startStream(ctx.res, 'application/vnd.docker.raw-stream');
+    while (next.done !== true && !ctx.signal.aborted) {
+      const l = next.value;
+      const f = logFrame(l, q, { 'com.docker.swarm.node.id': l.nodeId, 'com.docker.swarm.service.id': l.serviceId, 'com.docker.swarm.task.id': l.taskId });
+      if (f !== undefined) await writeChunk(ctx.res, f, ctx.signal);
+      next = await it.next();
+    }
+  } finally {
+    await it.return?.();
   }
   ctx.res.end();
 }

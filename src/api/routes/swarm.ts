@@ -12,13 +12,22 @@ export function controlOf(backend: ApiBackend): ControlOps {
   return backend.control();
 }
 
+/**
+ * The docker CLI always sends ListenAddr, 0.0.0.0:2377 when the user gave none; shoald has its own
+ * --listen-addr, so that default (or nothing) means "shoald's setting" (an empty address to the backend).
+ */
+function listenAddrOf(v: unknown): string {
+  const a = optStr(v, 'ListenAddr') ?? '';
+  return a === '0.0.0.0:2377' ? '' : a;
+}
+
 async function inspect(ctx: RequestContext): Promise<void> {
   sendJson(ctx.res, 200, swarmToDocker(await controlOf(ctx.backend).getCluster()));
 }
 
 async function init(ctx: RequestContext): Promise<void> {
   const b = obj(await readJson(ctx.req, ctx.opts.jsonBodyBytesMax), 'body');
-  const listenAddr = optStr(b.ListenAddr, 'ListenAddr') || '0.0.0.0:2377';
+  const listenAddr = listenAddrOf(b.ListenAddr);
   const advertiseAddr = optStr(b.AdvertiseAddr, 'AdvertiseAddr') ?? '';
   const forceNewCluster = optBool(b.ForceNewCluster, 'ForceNewCluster') ?? false;
   optStr(b.Availability, 'Availability');
@@ -35,7 +44,7 @@ async function join(ctx: RequestContext): Promise<void> {
   if (joinToken === '') throw new InvalidArgumentError('JoinToken: a join token is required');
   await ctx.backend.swarmJoin({
     remoteAddrs, joinToken,
-    listenAddr: optStr(b.ListenAddr, 'ListenAddr') || '0.0.0.0:2377',
+    listenAddr: listenAddrOf(b.ListenAddr),
     advertiseAddr: optStr(b.AdvertiseAddr, 'AdvertiseAddr') ?? '',
   });
   ctx.res.writeHead(200, { 'Content-Length': 0 });

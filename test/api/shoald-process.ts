@@ -1,0 +1,105 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { BridgeNetwork } from '../../src/runtime/bridge-network';
+import { detectCgroupLayout } from '../../src/runtime/cgroups';
+
+const shoaldMain = path.resolve(__dirname, '../../src/daemon/main.js');
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A loopback TCP port nothing listens on now. */
+export async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/**
+ * One real shoald process with its own data root, socket, bridge, cgroup parent and loopback
+ * gRPC port; `cleanup` ends it and everything it left (containers outlive shoald by design).
+ */
+export class ShoaldProcess {
+  readonly root = fs.mkdtempSync(path.join(os.tmpdir(), 'shoal-api-shoald-'));
+  readonly dataRoot = path.join(this.root, 'data');
+  readonly socketPath = path.join(this.root, 'run', 'shoal.sock');
+  readonly bridgeName: string;
+  readonly bridgeSubnet: string;
+  readonly cgroupParent: string;
+  grpcPort = 0;
+  private child: ChildProcess | undefined;
+  private exited: Promise<unknown> = Promise.resolve();
+  private stderr = '';
+
+  /** `slot` (0-9) keeps several daemons of one test process apart. */
+  constructor(slot: number) {
+    this.bridgeName = `shapi${slot}${process.pid % 10000}`;
+    this.bridgeSubnet = `10.236.${(process.pid % 25) * 10 + slot}.0/24`;
+    this.cgroupParent = `shoal-test-api${slot}-${process.pid}`;
+  }
+
+  get grpcAddr(): string {
+    return `127.0.0.1:${this.grpcPort}`;
+  }
+
+  /** Starts shoald and waits for its "shoald ready" log line. */
+  async start(): Promise<void> {
+    if (process.getuid?.() !== 0) throw new Error('shoald runs real containers (namespaces, cgroups, a bridge): run this test as root');
+    this.grpcPort = await freePort();
+    const child = spawn(process.execPath, [shoaldMain, '--data-root', this.dataRoot, '--exec-root', path.dirname(this.socketPath), '--host', `unix://${this.socketPath}`,
+      '--bridge', this.bridgeName, '--bridge-subnet', this.bridgeSubnet, '--cgroup-parent', this.cgroupParent,
+      '--listen-addr', this.grpcAddr, '--advertise-addr', this.grpcAddr], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = child;
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { this.stderr += d; });
+    this.exited = new Promise((resolve) => child.once('exit', resolve));
+    const end = Date.now() + 60_000;
+    while (!this.stderr.includes('"msg":"shoald ready"')) {
+      if (child.exitCode !== null) throw new Error(`shoald exited with ${child.exitCode} before it was ready:\n${this.stderr}`);
+      if (Date.now() > end) throw new Error(`shoald was not ready within 60 s:\n${this.stderr}`);
+      await sleep(50);
+    }
+  }
+
+  /** What shoald has logged so far. */
+  log(): string {
+    return this.stderr;
+  }
+
+  /** SIGTERM (SIGKILL after 20 s), then kills what its containers left, ends the shim server and removes cgroups, bridge and files. */
+  async cleanup(): Promise<void> {
+    const child = this.child;
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      await this.exited;
+      clearTimeout(t);
+    }
+    const layout = detectCgroupLayout();
+    const dirs = layout.version === 1 ? ['memory', 'cpu', 'cpuacct', 'pids', 'devices'].map((c) => path.join(layout.root, c, this.cgroupParent)) : [path.join(layout.root, this.cgroupParent)];
+    const subdirs = (d: string): string[] => (fs.existsSync(d) ? fs.readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => path.join(d, e.name)) : []);
+    for (const d of dirs) {
+      for (const sub of subdirs(d)) {
+        const procs = path.join(sub, layout.version === 1 ? 'tasks' : 'cgroup.procs');
+        for (const pid of (fs.existsSync(procs) ? fs.readFileSync(procs, 'utf8') : '').split('\n').filter((l) => l !== '')) {
+          try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ }
+        }
+      }
+    }
+    try {
+      const pid = Number(fs.readFileSync(path.join(this.dataRoot, 'shim.sock.pid'), 'utf8'));
+      if (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(this.dataRoot)) process.kill(pid, 'SIGTERM');
+    } catch { /* not running */ }
+    await sleep(300);
+    for (const d of dirs) {
+      for (const sub of subdirs(d)) {
+        try { fs.rmdirSync(sub); } catch { /* busy or gone */ }
+      }
+      try { fs.rmdirSync(d); } catch { /* gone */ }
+    }
+    await new BridgeNetwork({ name: this.bridgeName, subnet: this.bridgeSubnet, enableForwarding: false }).destroy();
+    fs.rmSync(this.root, { recursive: true, force: true });
+  }
+}
