@@ -101,22 +101,39 @@ export class Swarm {
     return m;
   }
 
+  /**
+   * A read through `via`, or when none is named through the first running manager that answers
+   * (as a user would ask another manager when one has no leader to forward to).
+   */
+  private async read<T>(urlPath: string, via?: Host): Promise<T> {
+    if (via !== undefined) return via.apiOk<T>('GET', urlPath);
+    let last: unknown;
+    for (const m of this.managers.filter((h) => h.daemonPid !== undefined)) {
+      try {
+        return await m.apiOk<T>('GET', urlPath);
+      } catch (e) {
+        last = e;
+      }
+    }
+    throw last instanceof Error ? last : new Error('no manager is running');
+  }
+
   async nodes(via?: Host): Promise<DNode[]> {
-    return this.anyManager(via).apiOk<DNode[]>('GET', '/nodes');
+    return this.read<DNode[]>('/nodes', via);
   }
 
   async services(via?: Host): Promise<DService[]> {
-    return this.anyManager(via).apiOk<DService[]>('GET', '/services');
+    return this.read<DService[]>('/services', via);
   }
 
   async service(name: string, via?: Host): Promise<DService> {
-    return this.anyManager(via).apiOk<DService>('GET', `/services/${encodeURIComponent(name)}`);
+    return this.read<DService>(`/services/${encodeURIComponent(name)}`, via);
   }
 
   /** All tasks of one service (by name). */
   async tasks(serviceName: string, via?: Host): Promise<DTask[]> {
     const s = await this.service(serviceName, via);
-    const all = await this.anyManager(via).apiOk<DTask[]>('GET', `/tasks?filters=${encodeURIComponent(JSON.stringify({ service: [s.ID] }))}`);
+    const all = await this.read<DTask[]>(`/tasks?filters=${encodeURIComponent(JSON.stringify({ service: [s.ID] }))}`, via);
     return all.filter((t) => t.ServiceID === s.ID);
   }
 
