@@ -206,6 +206,11 @@ function sentence(s: string): string {
 }
 
 if (require.main === module) {
+  // `shoal service logs web | head`: a reader that went away ends the output, as for any Unix tool.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   void main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });
