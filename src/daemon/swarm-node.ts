@@ -59,8 +59,10 @@ const managerRefreshMs = 2_000;
 /** A worker asks whether it was promoted every this many refresh ticks. */
 const workerRoleCheckTicks = 3;
 
-/** Refresh ticks without a leader before a manager asks whether it is still one. */
+/** Refresh ticks without a leader before a manager asks whether it is still one... */
 const leaderlessTicksBeforeProbe = 2;
+/** ...doubling each time the answer is "still a manager" (a lost quorum), up to about five minutes. */
+const leaderlessTicksBeforeProbeMax = 150;
 
 /** A fresh Raft member id: random, so ids are never reused across joins (RaftNode refuses reuse). */
 const newRaftId = (): number => randomInt(1, 2 ** 47);
@@ -80,6 +82,7 @@ export class SwarmNode {
   private renewer: CertRenewer | undefined;
   private probing = false;
   private leaderlessTicks = 0;
+  private probeAfterTicks = leaderlessTicksBeforeProbe;
   private ticks = 0;
 
   private constructor(
@@ -381,9 +384,10 @@ export class SwarmNode {
     const seated = m.hasSeat();
     if (seated && m.raft.leaderId() !== 0) {
       this.leaderlessTicks = 0;
+      this.probeAfterTicks = leaderlessTicksBeforeProbe;
       return;
     }
-    if (seated && ++this.leaderlessTicks < leaderlessTicksBeforeProbe) return;
+    if (seated && ++this.leaderlessTicks < this.probeAfterTicks) return;
     this.leaderlessTicks = 0;
     this.probing = true;
     try {
@@ -394,6 +398,8 @@ export class SwarmNode {
         await certs.saveNode(got.material);
         this.identity.update(got.material);
         if (got.info.role === 'worker') await this.becomeWorker(m, certs);
+        // Still a manager: the group has no leader for another reason; ask less and less often.
+        else this.probeAfterTicks = Math.min(leaderlessTicksBeforeProbeMax, this.probeAfterTicks * 2);
         return;
       }
     } catch (err) {
