@@ -1,7 +1,8 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { EventBus, attachStore } from '../events/bus';
-import { NatsPublisher } from '../events/nats-publisher';
+import { NatsPublisher, type AckedStore } from '../events/nats-publisher';
 import { addControlService } from '../manager/controlapi/control-server';
 import { ControlApi } from '../manager/controlapi/control-api';
 import { ControlClientCtor } from '../manager/controlapi/control-proto';
@@ -56,6 +57,8 @@ export interface ManagerPartsOptions {
   readonly raft?: RaftTuning;
   /** nats://host:port to publish the cluster's events to while this manager leads ('' = off). */
   readonly eventsNats: string;
+  /** Bound on events buffered for NATS while it is unreachable (unset = the publisher's default). */
+  readonly eventsNatsBuffer?: number;
 }
 
 /** How long a new Raft node may take to find its leader before start gives up. */
@@ -69,6 +72,33 @@ export async function waitUntil(cond: () => boolean, timeoutMs: number, what: st
     if (Date.now() > end) throw new UnavailableError(`${what} did not happen within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, pollMs));
   }
+}
+
+/**
+ * The last event NATS confirmed, kept in a small JSON file of the data root (written to a temporary
+ * file and renamed, so a crash leaves the old or the new one). Keyed by cluster id: a new swarm on
+ * the same data root starts its Raft log again from index 1.
+ */
+export function natsAckedFile(file: string): AckedStore {
+  return {
+    load: (clusterId) => {
+      let text: string;
+      try {
+        text = fs.readFileSync(file, 'utf8');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw err;
+      }
+      const v = JSON.parse(text) as { clusterId?: unknown; index?: unknown; sub?: unknown };
+      if (v.clusterId !== clusterId || !Number.isSafeInteger(v.index) || !Number.isSafeInteger(v.sub)) return undefined;
+      return { index: v.index as number, sub: v.sub as number };
+    },
+    save: (clusterId, key) => {
+      const tmp = `${file}.tmp`;
+      fs.writeFileSync(tmp, JSON.stringify({ clusterId, index: key.index, sub: key.sub }) + '\n', { mode: 0o600 });
+      fs.renameSync(tmp, file);
+    },
+  };
 }
 
 /** A node object as the CA first records it: role and nothing else until its agent reports. */
@@ -309,7 +339,9 @@ export class ManagerParts {
       this.nats = new NatsPublisher({
         url: this.o.eventsNats, bus: this.bus, log: this.log,
         clusterId: () => this.store.view.cluster()?.id,
-        logger: (msg) => this.o.logger.info(msg),
+        bufferMax: this.o.eventsNatsBuffer,
+        ackedStore: natsAckedFile(path.join(this.o.dataRoot, 'events-nats.json')),
+        logger: (msg, level) => (level === 'warn' ? this.o.logger.warn(msg) : this.o.logger.info(msg)),
       });
       this.nats.start();
       this.o.metrics?.attachNats?.(this.nats);

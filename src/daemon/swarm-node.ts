@@ -39,6 +39,8 @@ export interface NodeContext {
   readonly listenAddr: string;
   readonly advertiseAddr: string;
   readonly eventsNats: string;
+  /** Bound on events buffered for NATS (unset = the publisher's default). */
+  readonly eventsNatsBuffer?: number;
   readonly hostname: string;
   /** Engine labels (`shoald --label k=v`). */
   readonly labels?: Readonly<Record<string, string>>;
@@ -121,7 +123,7 @@ export class SwarmNode {
     const c = this.ctx;
     return {
       dataRoot: c.dataRoot, identity: this.identity, rootCa, raftId, advertiseAddr: this.file.advertiseAddr, server: this.server,
-      clock: SwarmNode.clock(c), random: c.random ?? systemRandom, logger: c.logger, metrics: c.metrics, raft: c.raft, eventsNats: c.eventsNats,
+      clock: SwarmNode.clock(c), random: c.random ?? systemRandom, logger: c.logger, metrics: c.metrics, raft: c.raft, eventsNats: c.eventsNats, eventsNatsBuffer: c.eventsNatsBuffer,
     };
   }
 
