@@ -25,7 +25,7 @@ import { GrpcControlOps } from './control-client';
 import { longTimerClock } from './long-timer-clock';
 import type { DaemonLogger, DaemonMetricsHooks } from './daemon-types';
 import { ManagerParts, newNodeObject, type RaftTuning } from './manager-parts';
-import { askManagers, askRole, membershipServiceName, type MembershipJoinReply } from './membership';
+import { askManagers, membershipServiceName, RoleAsker, type MembershipJoinReply } from './membership';
 import { readSwarmFile, recoveryHintFor, wipeSwarmState, writeSwarmFile, type SwarmFile } from './swarm-file';
 import { typedErrorOf, typedOrAsIs } from './typed-errors';
 import { WorkerParts } from './worker-parts';
@@ -86,6 +86,7 @@ export class SwarmNode {
   private leaderlessTicks = 0;
   private probeAfterTicks = leaderlessTicksBeforeProbe;
   private ticks = 0;
+  private roleAsker: RoleAsker | undefined;
 
   private constructor(
     private readonly ctx: NodeContext,
@@ -346,7 +347,8 @@ export class SwarmNode {
     this.probing = true;
     try {
       const addrs = this.managerAddrs();
-      const role = await askRole(addrs, this.identity).catch(() => undefined);
+      this.roleAsker ??= new RoleAsker(this.identity);
+      const role = await this.roleAsker.ask(addrs).catch(() => undefined);
       if (role !== 'manager') return;
       this.ctx.logger.info('this node was promoted: becoming a manager');
       const certs = new CertStore(path.join(this.ctx.dataRoot, 'certificates'));
@@ -367,6 +369,8 @@ export class SwarmNode {
       await writeSwarmFile(this.ctx.dataRoot, this.file);
       this.control = new GrpcControlOps(localDialAddress(this.listen, this.server.port), this.identity);
       this.worker?.agent.setManagers((this.manager as ManagerParts | undefined)?.managerAddrs() ?? []);
+      this.roleAsker?.close();
+      this.roleAsker = undefined;
       this.ctx.logger.info({ raftId: this.file.raftId }, 'this node is a manager now');
     } catch (err) {
       this.ctx.logger.warn({ err: String(err) }, 'taking up the manager role failed; will try again');
@@ -461,6 +465,8 @@ export class SwarmNode {
     const log = this.ctx.logger;
     if (this.refreshTimer !== undefined) clearInterval(this.refreshTimer);
     this.renewer?.stop();
+    this.roleAsker?.close();
+    this.roleAsker = undefined;
     log.debug('stopping the worker parts');
     await this.worker?.close();
     this.worker = undefined;
