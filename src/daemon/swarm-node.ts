@@ -87,6 +87,7 @@ export class SwarmNode {
   private probeAfterTicks = leaderlessTicksBeforeProbe;
   private ticks = 0;
   private roleAsker: RoleAsker | undefined;
+  private probe: Promise<void> | undefined;
 
   private constructor(
     private readonly ctx: NodeContext,
@@ -273,14 +274,18 @@ export class SwarmNode {
     });
     if (this.manager !== undefined) this.control = new GrpcControlOps(localDialAddress(this.listen, this.server.port), this.identity);
     this.refreshTimer = setInterval(() => {
+      if (this.probe !== undefined) return;
       const m = this.manager;
+      let p: Promise<void> | undefined;
       if (m === undefined) {
-        if (++this.ticks % workerRoleCheckTicks === 0) void this.checkRole();
-        return;
+        if (++this.ticks % workerRoleCheckTicks === 0) p = this.checkRole();
+      } else {
+        // A manager's agent follows the Raft membership: the leader's dispatcher may be on any manager.
+        this.worker?.agent.setManagers(m.managerAddrs());
+        p = this.checkSeat(m);
       }
-      // A manager's agent follows the Raft membership: the leader's dispatcher may be on any manager.
-      this.worker?.agent.setManagers(m.managerAddrs());
-      void this.checkSeat(m);
+      // stop() waits for a role change under way, so nothing opens after it.
+      this.probe = p?.finally(() => { this.probe = undefined; });
     }, managerRefreshMs);
     this.refreshTimer.unref();
     this.renewer = new CertRenewer({
@@ -464,6 +469,7 @@ export class SwarmNode {
   async stop(): Promise<void> {
     const log = this.ctx.logger;
     if (this.refreshTimer !== undefined) clearInterval(this.refreshTimer);
+    await this.probe;
     this.renewer?.stop();
     this.roleAsker?.close();
     this.roleAsker = undefined;
@@ -483,6 +489,7 @@ export class SwarmNode {
   /** `swarm leave`: tasks' containers stopped and removed, everything of the swarm wiped from the data root. */
   async leave(): Promise<void> {
     if (this.refreshTimer !== undefined) clearInterval(this.refreshTimer);
+    await this.probe;
     this.renewer?.stop();
     await this.leaveRaft();
     await this.worker?.removeAllTasks();
