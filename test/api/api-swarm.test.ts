@@ -372,7 +372,9 @@ describe('local API (Docker Engine API v1.41) over a simulated control plane', f
     assert.equal((await api('POST', `/v1.41/services/${webId}/update`, s.Spec)).status, 400);
     const s2 = json(await api('GET', `/v1.41/services/${webId}`));
     assert.deepEqual(s2.Spec.Mode, { Replicated: { Replicas: 4 } });
-    assert.equal(s2.PreviousSpec, undefined, 'scaling is not a rolling update');
+    // As Docker: a scale keeps the spec it replaced (it can be rolled back) but starts no rolling update.
+    assert.deepEqual(s2.PreviousSpec.Mode, { Replicated: { Replicas: 3 } });
+    assert.equal(s2.UpdateStatus, undefined, 'scaling is not a rolling update');
     await until(async () => (await runningTasks(webId)).length === 4, '4 running tasks');
     const img = await api('POST', `/v1.41/services/${webId}/update?version=${s2.Version.Index}`, { ...s2.Spec, TaskTemplate: { ...s2.Spec.TaskTemplate, ContainerSpec: { ...s2.Spec.TaskTemplate.ContainerSpec, Image: 'busybox:v2' } } });
     assert.equal(img.status, 200, img.text);

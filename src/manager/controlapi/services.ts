@@ -36,8 +36,8 @@ export async function createService(store: Store, random: Random, input: SpecInp
 }
 
 /**
- * Replaces a service's spec, read at `version` (a stale version is refused). A change of the task
- * spec starts a rolling update and keeps the old spec for rollback; `rollback` goes back to it.
+ * Replaces a service's spec, read at `version` (a stale version is refused), keeping the old spec
+ * for rollback; a change of the task spec starts a rolling update; `rollback` goes back to it.
  */
 export async function updateService(store: Store, clock: Clock, id: string, version: number, input: SpecInput<ServiceSpec> | null, opts: { rollback?: boolean } = {}): Promise<Service> {
   const current = store.view.get('service', id);
@@ -52,8 +52,11 @@ export async function updateService(store: Store, clock: Clock, id: string, vers
     const spec = normalized(input ?? {});
     if (spec.mode !== current.spec.mode) throw new InvalidArgumentError(`mode cannot change from ${current.spec.mode} to ${spec.mode}`, { hint: 'remove the service and create it again' });
     const taskChanged = canonicalJson(spec.task) !== canonicalJson(current.spec.task);
-    next = { ...current, meta: { ...current.meta, version }, spec };
-    if (taskChanged) next = { ...next, previousSpec: current.spec, updateStatus: { state: 'updating', startedAt: now, completedAt: 0, message: 'update in progress' } };
+    // As Docker: every update keeps the spec it replaces (a scale can be rolled back too) and
+    // clears the last update's status; a task change starts a new rolling update.
+    const { updateStatus: _last, ...rest } = current;
+    next = { ...rest, meta: { ...current.meta, version }, spec, previousSpec: current.spec };
+    if (taskChanged) next = { ...next, updateStatus: { state: 'updating', startedAt: now, completedAt: 0, message: 'update in progress' } };
   }
   await store.write([{ op: 'update', target: { kind: 'service', object: next } }]);
   return store.view.get('service', id) ?? next;
