@@ -78,6 +78,43 @@ describe('rolling updates and spec checks', function () {
     assert.deepEqual(new Set(h.running(r.svc.id).map((t) => t.id)), now);
   });
 
+  it('stop-first starts a slot\'s new task only after its old task stopped, so two tasks of a slot never run at once', async () => {
+    h = await Harness.create(29);
+    // Old tasks take 3 s to stop (a container that ignores SIGTERM until its grace period ends).
+    for (let i = 0; i < 2; i++) await h.addNode({}, { stopDelayMs: 3000 });
+    const svc = await h.createService({ name: 'web', replicas: 4, task: { container: { image: 'web:1' } }, update: { parallelism: 2, monitorMs: 500 } });
+    await h.until(() => h!.running(svc.id).length === 4, 20_000, '4 running');
+    const before = new Set(h.tasks(svc.id).map((t) => t.id));
+    const stoppedAt = new Map<number, number>(); // slot -> when its old task reported SHUTDOWN
+    const startedAt = new Map<number, number>(); // slot -> when its new task reported STARTING
+    const maxAlive = new Map<number, number>(); // slot -> most tasks STARTING or RUNNING at once
+    const unwatch = h.store().watch((e) => {
+      for (const c of e.changes) {
+        if (c.kind !== 'task' || c.after === undefined) continue;
+        const t = c.after as Task;
+        if (before.has(t.id) && t.status.state === TaskState.SHUTDOWN && !stoppedAt.has(t.slot)) stoppedAt.set(t.slot, t.status.timestamp);
+        if (!before.has(t.id) && t.status.state === TaskState.STARTING && !startedAt.has(t.slot)) startedAt.set(t.slot, t.status.timestamp);
+      }
+      for (let slot = 1; slot <= 4; slot++) {
+        const alive = h!.store().view.tasksOfSlot(svc.id, slot).filter((t) => t.status.state >= TaskState.STARTING && t.status.state <= TaskState.RUNNING).length;
+        maxAlive.set(slot, Math.max(maxAlive.get(slot) ?? 0, alive));
+      }
+    });
+    try {
+      await h.updateService(svc.id, (s) => ({ ...s, task: { ...s.task, container: { ...s.task.container, image: 'web:2' } } }));
+      await h.until(() => h!.store().view.get('service', svc.id)?.updateStatus?.state === 'completed', 60_000, 'update completed');
+    } finally {
+      unwatch();
+    }
+    for (let slot = 1; slot <= 4; slot++) {
+      assert.ok(stoppedAt.has(slot) && startedAt.has(slot), `slot ${slot}: old stopped and new started`);
+      assert.ok(startedAt.get(slot)! >= stoppedAt.get(slot)!, `slot ${slot}: new task started at ${startedAt.get(slot)} before the old one stopped at ${stoppedAt.get(slot)}`);
+      assert.equal(maxAlive.get(slot), 1, `slot ${slot} ran two tasks at once`);
+    }
+    assert.ok(h.tasks(svc.id).filter((t) => before.has(t.id)).every((t) => t.status.state === TaskState.SHUTDOWN), 'every old task reported SHUTDOWN by the end of the update');
+    assert.equal(h.running(svc.id).filter((t) => t.spec.container.image === 'web:2').length, 4);
+  });
+
   it('start-first keeps every slot running during the update', async () => {
     const r = await tenReplicas(22, { parallelism: 3, order: 'start-first', monitorMs: 0 });
     h = r.h;
