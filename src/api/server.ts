@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../types/errors';
 import type { ApiBackend } from './backend';
+import { AttachHolds } from './attach-holds';
 import { LocalEventLog } from './local-events';
 import { httpErrorOf } from './http/errors';
 import { API_VERSION, MIN_API_VERSION } from './http/version';
@@ -16,12 +17,25 @@ import { serviceRoutes } from './routes/services';
 import { taskRoutes } from './routes/tasks';
 import { eventRoutes } from './routes/events';
 import { containerRoutes } from './routes/containers';
+import { imageRoutes } from './routes/images';
+import { handleUpgrade } from './routes/attach';
 
 export type { ApiServerOptions } from './http/router';
 
 export { API_VERSION, MIN_API_VERSION } from './http/version';
 
-const ROUTES: readonly Route[] = [...systemRoutes, ...swarmRoutes, ...nodeRoutes, ...serviceRoutes, ...taskRoutes, ...eventRoutes, ...containerRoutes];
+/*
+ * The Docker Engine API v1.41 subset served (any /v1.24../v1.41 prefix, or none):
+ *   /_ping (GET, HEAD)  /version  /info  /events (swarm + local container/image events)
+ *   /swarm  /swarm/init|join|leave|update|unlockkey|unlock
+ *   /nodes  /nodes/{id}  /nodes/{id}/update  DELETE /nodes/{id}
+ *   /services  /services/create  /services/{id}  /services/{id}/update  /services/{id}/logs  DELETE /services/{id}
+ *   /tasks  /tasks/{id}  /tasks/{id}/logs
+ *   /containers/json|create  /containers/{id}/json|start|stop|wait|logs|attach (output only)  DELETE /containers/{id}
+ *   /images/json|load|create (pull, import)  /images/{name}/json  DELETE /images/{name}
+ * Not served: networks, volumes, secrets, configs, plugins, exec, build, stdin/TTY attach.
+ */
+const ROUTES: readonly Route[] = [...systemRoutes, ...swarmRoutes, ...nodeRoutes, ...serviceRoutes, ...taskRoutes, ...eventRoutes, ...containerRoutes, ...imageRoutes];
 
 function compareVersions(a: string, b: string): number {
   const [a1, a2] = a.split('.').map(Number);
@@ -61,6 +75,7 @@ export function createApiServer(backend: ApiBackend, options: ApiServerOptions =
     uploadBytesMax: options.uploadBytesMax ?? 8 * 2 ** 30,
   };
   const localEvents = new LocalEventLog();
+  const attachHolds = new AttachHolds();
   const server = http.createServer((req, res) => {
     const started = process.hrtime.bigint();
     const ac = new AbortController();
@@ -81,16 +96,27 @@ export function createApiServer(backend: ApiBackend, options: ApiServerOptions =
         if (found.pathKnown) throw new InvalidArgumentError(`method ${method} is not allowed on ${rest}`);
         throw new NotFoundError(`page not found: ${method} ${rest}`);
       }
-      await found.route.handler({ req, res, params: found.params, query: url.searchParams, apiVersion: version, backend, opts, signal: ac.signal, localEvents });
+      await found.route.handler({ req, res, params: found.params, query: url.searchParams, apiVersion: version, backend, opts, signal: ac.signal, localEvents, attachHolds });
     };
     run().then(() => done(res.statusCode), (err: unknown) => {
       const e = sendError(res, err);
       done(e.status, e.message);
     });
   });
+  // Docker's hijacked endpoints upgrade the connection: attach (output only) is served, others refused.
+  server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket) => {
+    const started = process.hrtime.bigint();
+    handleUpgrade(backend, req, socket, attachHolds).then(
+      (status) => options.onRequest?.({ method: req.method ?? 'POST', path: req.url ?? '/', status, ms: Number(process.hrtime.bigint() - started) / 1e6 }),
+      (err: unknown) => {
+        socket.destroy();
+        options.onRequest?.({ method: req.method ?? 'POST', path: req.url ?? '/', status: 500, ms: Number(process.hrtime.bigint() - started) / 1e6, error: String(err) });
+      });
+  });
   // Streams (logs --follow, events) stay open for as long as the client wants.
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
+  server.maxConnections = options.connectionsMax ?? 1024;
   return server;
 }
 

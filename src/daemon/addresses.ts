@@ -36,6 +36,10 @@ export function hostAddress(): string {
  */
 export function advertiseAddress(advertise: string, listen: HostPort, boundPort: number): string {
   if (advertise !== '') {
+    // Docker also takes an interface name (--advertise-addr eth0[:port]): its first IPv4 address.
+    const [name, port] = advertise.split(':');
+    const iface = os.networkInterfaces()[name]?.find((a) => a.family === 'IPv4');
+    if (iface !== undefined) return formatHostPort(iface.address, port === undefined || port === '' || port === '0' ? boundPort : Number(port));
     if (/^[^\s:[\]]+$/.test(advertise)) return formatHostPort(advertise, boundPort);
     const hp = parseHostPort('--advertise-addr', advertise);
     return formatHostPort(hp.host, hp.port === 0 ? boundPort : hp.port);

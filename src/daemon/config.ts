@@ -16,6 +16,8 @@ export interface DaemonConfig {
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** --events-nats: nats://host:port ('' = off). */
   readonly eventsNats: string;
+  /** --events-nats-buffer: events kept for NATS while it is unreachable (unset = the publisher's default, 10000). */
+  readonly eventsNatsBuffer?: number;
   /** --label k=v (repeatable): this node's engine labels, reported in its description. */
   readonly labels: Readonly<Record<string, string>>;
   /** --bridge: the node bridge's interface name (unset = the daemon's default, shoal0). */

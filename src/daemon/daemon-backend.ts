@@ -59,13 +59,13 @@ export class DaemonBackend implements ApiBackend {
     const manager = n?.managerParts;
     const remoteManagers = manager !== undefined
       ? manager.store.view.nodes().filter((x) => x.managerStatus !== undefined).map((x) => ({ nodeId: x.id, addr: x.managerStatus!.addr }))
-      : (n?.file.managers ?? []).map((addr) => ({ nodeId: '', addr }));
+      : (n?.managerAddrs() ?? []).map((addr) => ({ nodeId: '', addr }));
     return {
       state: this.state,
       nodeId: n?.file.nodeId ?? '',
       nodeAddr: n === undefined ? '' : hostOf(n.file.advertiseAddr),
       clusterId: n?.file.clusterId ?? '',
-      controlAvailable: manager !== undefined,
+      controlAvailable: n?.controlOps !== undefined,
       error: this.error,
       remoteManagers,
     };
@@ -73,6 +73,11 @@ export class DaemonBackend implements ApiBackend {
 
   swarmInit(req: SwarmInitRequest): Promise<string> {
     return this.exclusive(async () => {
+      if (this.node !== undefined && req.forceNewCluster) {
+        throw new FailedPreconditionError('--force-new-cluster is not supported yet: shoal cannot shrink a Raft group to this manager alone', {
+          hint: 'restore quorum by bringing the other managers back, or leave the swarm and init a new one',
+        });
+      }
       if (this.node !== undefined) throw new FailedPreconditionError(alreadyInSwarm);
       if (req.forceNewCluster) {
         this.ctx.logger.warn('force-new-cluster has no effect on a node in no swarm: a new cluster is created');

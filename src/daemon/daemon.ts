@@ -73,7 +73,7 @@ export class Daemon {
     if (taskNetwork === 'bridge') await bridge.setup();
     const core = new DaemonBackend({
       dataRoot: cfg.dataRoot, runtime, images, listenAddr: cfg.listenAddr, advertiseAddr: cfg.advertiseAddr,
-      eventsNats: cfg.eventsNats, hostname: t.hostname ?? os.hostname(), labels: cfg.labels, taskNetwork, raft: t.raft,
+      eventsNats: cfg.eventsNats, eventsNatsBuffer: cfg.eventsNatsBuffer, hostname: t.hostname ?? os.hostname(), labels: cfg.labels, taskNetwork, raft: t.raft,
       logger: deps.logger, metrics: deps.metrics,
     }, new RuntimeBackend(runtime, images, bridge, noLock, false), runtime, images);
     try {

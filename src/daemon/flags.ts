@@ -29,7 +29,7 @@ export type DaemonEnv = Readonly<Record<string, string | undefined>>;
 
 type Field = Exclude<keyof DaemonConfig, 'labels'>;
 /** Settings the daemon defaults itself when they are not given. */
-type OptionalField = 'bridgeName' | 'bridgeSubnet' | 'cgroupParent';
+type OptionalField = 'bridgeName' | 'bridgeSubnet' | 'cgroupParent' | 'eventsNatsBuffer';
 
 /** One value flag: the config field it sets and how its text becomes the value. */
 interface ValueFlag {
@@ -54,6 +54,7 @@ const valueFlags: readonly ValueFlag[] = [
   { flag: 'metrics-addr', arg: 'HOST:PORT', field: 'metricsAddr', help: 'host:port of the Prometheus endpoint (default: off)', parse: (v, f) => (v === '' ? '' : parseHostPort(v, f, true)) },
   { flag: 'log-level', arg: 'LEVEL', field: 'logLevel', help: 'debug, info, warn or error (default info)', parse: parseLogLevel },
   { flag: 'events-nats', arg: 'URL', field: 'eventsNats', help: 'publish cluster events to NATS at nats://host:port (default: off)', parse: parseNatsUrl },
+  { flag: 'events-nats-buffer', arg: 'N', field: 'eventsNatsBuffer', help: 'cluster events kept for NATS while it is unreachable; older ones are dropped and counted (default 10000)', parse: parsePositiveInt },
   { flag: 'bridge', arg: 'NAME', field: 'bridgeName', help: "the containers' bridge interface (default shoal0)", parse: parseIfname },
   { flag: 'bridge-subnet', arg: 'CIDR', field: 'bridgeSubnet', help: "the bridge's IPv4 subnet, a CIDR with a prefix of 16 to 29 (default 10.88.0.0/16)", parse: parseCidr },
   { flag: 'cgroup-parent', arg: 'PATH', field: 'cgroupParent', help: 'parent cgroup of every container (default shoal)', parse: parseCgroupParent },
@@ -97,8 +98,9 @@ export function parseDaemonCommand(argv: readonly string[], env: DaemonEnv = {})
   const file: FileConfig = configFile === undefined ? { values: new Map(), labels: {} } : readConfigFile(configFile);
   const given = (field: Field): string | undefined => set.get(field) ?? file.values.get(field);
   const pick = (field: Exclude<Field, OptionalField>): string => given(field) ?? DAEMON_DEFAULTS[field];
-  const optional = Object.fromEntries((['bridgeName', 'bridgeSubnet', 'cgroupParent'] as const).flatMap((f) => (given(f) === undefined ? [] : [[f, given(f)]]))) as Partial<Pick<DaemonConfig, OptionalField>>;
+  const optional = Object.fromEntries((['bridgeName', 'bridgeSubnet', 'cgroupParent'] as const).flatMap((f) => (given(f) === undefined ? [] : [[f, given(f)]]))) as Partial<Pick<DaemonConfig, Exclude<OptionalField, 'eventsNatsBuffer'>>>;
   const flagLabels = parseLabels(labels, '--label');
+  const natsBuffer = given('eventsNatsBuffer');
   return {
     kind: 'run',
     config: {
@@ -112,6 +114,7 @@ export function parseDaemonCommand(argv: readonly string[], env: DaemonEnv = {})
       eventsNats: pick('eventsNats'),
       labels: { ...file.labels, ...flagLabels },
       ...optional,
+      ...(natsBuffer === undefined ? {} : { eventsNatsBuffer: Number(natsBuffer) }),
     },
   };
 }
@@ -244,6 +247,11 @@ function parseNatsUrl(v: string, flag: string): string {
   if (m === null) throw bad(flag, 'nats://host:port', v);
   const port = Number(m[2]);
   if (port < 1 || port > 65535) throw bad(flag, 'nats://host:port with a port from 1 to 65535', v);
+  return v;
+}
+
+function parsePositiveInt(v: string, flag: string): string {
+  if (!/^[1-9]\d{0,8}$/.test(v)) throw bad(flag, 'a positive integer of at most 9 digits', v);
   return v;
 }
 

@@ -1,15 +1,17 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { EventBus, attachStore } from '../events/bus';
-import { NatsPublisher } from '../events/nats-publisher';
+import { NatsPublisher, type AckedStore } from '../events/nats-publisher';
 import { addControlService } from '../manager/controlapi/control-server';
 import { ControlApi } from '../manager/controlapi/control-api';
 import { ControlClientCtor } from '../manager/controlapi/control-proto';
-import { addDispatcherService } from '../manager/dispatcher/dispatcher-server';
+import { addDispatcherService, DispatcherClientCtor } from '../manager/dispatcher/dispatcher-server';
 import { Manager } from '../manager/manager';
 import { raftNodeLog, raftNodeMembership } from '../manager/raft-node-log';
 import type { ReplicatedLog } from '../manager/replicated-log';
 import { Store } from '../manager/store/store';
+import { caServiceDefinition } from '../pki/ca-proto';
 import { addCaService, type NodeRegistry } from '../pki/ca-server';
 import { JoinTokens, newJoinToken } from '../pki/join-token';
 import type { MtlsServer } from '../pki/mtls-server';
@@ -26,7 +28,7 @@ import { ShoalError, UnavailableError } from '../types/errors';
 import { DEFAULT_CLUSTER_SPEC, NEW_META, type Node } from '../types/objects';
 import type { Random } from '../types/random';
 import type { DaemonLogger, DaemonMetricsHooks } from './daemon-types';
-import { addMembershipService, onLeader, type MembershipHandlers, type MembershipJoinReply, type MembershipJoinRequest } from './membership';
+import { addMembershipService, membershipService, onLeader, type MembershipHandlers, type MembershipJoinReply, type MembershipJoinRequest } from './membership';
 
 /** Timing of the managers' Raft group (tests may shorten it). */
 export interface RaftTuning {
@@ -55,6 +57,8 @@ export interface ManagerPartsOptions {
   readonly raft?: RaftTuning;
   /** nats://host:port to publish the cluster's events to while this manager leads ('' = off). */
   readonly eventsNats: string;
+  /** Bound on events buffered for NATS while it is unreachable (unset = the publisher's default). */
+  readonly eventsNatsBuffer?: number;
 }
 
 /** How long a new Raft node may take to find its leader before start gives up. */
@@ -68,6 +72,33 @@ export async function waitUntil(cond: () => boolean, timeoutMs: number, what: st
     if (Date.now() > end) throw new UnavailableError(`${what} did not happen within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, pollMs));
   }
+}
+
+/**
+ * The last event NATS confirmed, kept in a small JSON file of the data root (written to a temporary
+ * file and renamed, so a crash leaves the old or the new one). Keyed by cluster id: a new swarm on
+ * the same data root starts its Raft log again from index 1.
+ */
+export function natsAckedFile(file: string): AckedStore {
+  return {
+    load: (clusterId) => {
+      let text: string;
+      try {
+        text = fs.readFileSync(file, 'utf8');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw err;
+      }
+      const v = JSON.parse(text) as { clusterId?: unknown; index?: unknown; sub?: unknown };
+      if (v.clusterId !== clusterId || !Number.isSafeInteger(v.index) || !Number.isSafeInteger(v.sub)) return undefined;
+      return { index: v.index as number, sub: v.sub as number };
+    },
+    save: (clusterId, key) => {
+      const tmp = `${file}.tmp`;
+      fs.writeFileSync(tmp, JSON.stringify({ clusterId, index: key.index, sub: key.sub }) + '\n', { mode: 0o600 });
+      fs.renameSync(tmp, file);
+    },
+  };
 }
 
 /** A node object as the CA first records it: role and nothing else until its agent reports. */
@@ -169,6 +200,19 @@ export class ManagerParts {
     return this.raft.peers().get(id);
   }
 
+  /** True while this manager holds a Raft seat (voter or learner); false once it was removed (demotion, node rm). */
+  hasSeat(): boolean {
+    const cs = this.raft.status().confState;
+    return cs.voters.includes(this.o.raftId) || cs.learners.includes(this.o.raftId);
+  }
+
+  /** Addresses of the other managers as this manager's store last knew them. */
+  otherManagerAddrs(selfNodeId: string): string[] {
+    const fromStore = this.store.view.nodes().filter((n) => n.id !== selfNodeId && n.managerStatus !== undefined).map((n) => n.managerStatus!.addr);
+    const fromRaft = [...this.raft.peers()].filter(([id]) => id !== this.o.raftId).map(([, a]) => a);
+    return [...new Set([...fromRaft, ...fromStore])];
+  }
+
   /** Addresses of every manager (Raft members), this one first. */
   managerAddrs(): string[] {
     const others = [...this.raft.peers()].filter(([id]) => id !== this.o.raftId).map(([, a]) => a);
@@ -193,6 +237,8 @@ export class ManagerParts {
       channelOptions: clusterChannelOptions,
       join: (req) => this.addLearner(req),
       promote: (req) => this.promote(req),
+      leave: (req) => this.removeVoter(req),
+      roleOf: (id) => this.store.view.get('node', id)?.spec.role,
       admit: async (req) => {
         if (this.store.view.get('node', req.nodeId) !== undefined) return;
         await this.store.write([{ op: 'create', target: { kind: 'node', object: newNodeObject(req.nodeId, req.role) } }]);
@@ -227,6 +273,17 @@ export class ManagerParts {
         if (!ShoalError.is(err, 'Conflict') || attempt >= 5) throw err;
       }
     }
+  }
+
+  /** On the leader: a manager leaving the swarm gives up its seat; the leader itself first hands leadership over. */
+  private async removeVoter(req: MembershipJoinRequest): Promise<void> {
+    if (req.raftId === this.o.raftId) {
+      await raftNodeMembership(this.raft).transferLeadership?.();
+      throw new UnavailableError('this manager led; leadership has moved so that it can leave', { hint: 'retry' });
+    }
+    if (!this.raft.peers().has(req.raftId)) return;
+    this.o.logger.info({ nodeId: req.nodeId, raftId: req.raftId }, 'removing a raft member that leaves the swarm');
+    await this.raft.removeMember(req.raftId);
   }
 
   private mustBeManagerNode(nodeId: string): void {
@@ -282,7 +339,9 @@ export class ManagerParts {
       this.nats = new NatsPublisher({
         url: this.o.eventsNats, bus: this.bus, log: this.log,
         clusterId: () => this.store.view.cluster()?.id,
-        logger: (msg) => this.o.logger.info(msg),
+        bufferMax: this.o.eventsNatsBuffer,
+        ackedStore: natsAckedFile(path.join(this.o.dataRoot, 'events-nats.json')),
+        logger: (msg, level) => (level === 'warn' ? this.o.logger.warn(msg) : this.o.logger.info(msg)),
       });
       this.nats.start();
       this.o.metrics?.attachNats?.(this.nats);
@@ -293,6 +352,10 @@ export class ManagerParts {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // Off the cluster port at once: a manager that stops being one (demotion) must not keep serving as one.
+    for (const def of [raftServiceDefinition, caServiceDefinition(), DispatcherClientCtor.service, ControlClientCtor.service, membershipService]) {
+      this.o.server.grpc.removeService(def);
+    }
     for (const d of this.detach) d();
     await this.nats?.close();
     this.manager.close();

@@ -1,8 +1,11 @@
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
 import { verifiedPeer } from '../pki/authz';
+import type { NodeIdentity } from '../pki/node-identity';
 import type { NodeRole } from '../pki/node-role';
+import { clusterChannelOptions, managerChannelCredentials } from '../pki/tls-credentials';
 import { FailedPreconditionError, InvalidArgumentError, PermissionDeniedError, UnauthenticatedError, UnavailableError } from '../types/errors';
 import { callJson, jsonHandler, jsonServiceDefinition } from './json-service';
+import { typedErrorOf } from './typed-errors';
 
 /**
  * shoal.raft.Membership: the small manager-to-manager service through which a node that got a
@@ -10,7 +13,7 @@ import { callJson, jsonHandler, jsonServiceDefinition } from './json-service';
  * node on the leader. A follower forwards each call to the leader once.
  */
 export const membershipServiceName = 'shoal.raft.Membership';
-export const membershipService = jsonServiceDefinition(membershipServiceName, ['Join', 'Promote', 'Admit']);
+export const membershipService = jsonServiceDefinition(membershipServiceName, ['Join', 'Promote', 'Leave', 'Admit', 'Role']);
 
 /**
  * A manager asks for a Raft seat (Join: added as a learner, which catches up without counting
@@ -47,12 +50,17 @@ export interface MembershipHandlers {
   channelOptions: grpc.ChannelOptions;
   join(req: MembershipJoinRequest): Promise<MembershipJoinReply>;
   promote(req: MembershipJoinRequest): Promise<void>;
+  /** A manager leaving the swarm gives up its Raft seat (the leader first hands leadership over). */
+  leave(req: MembershipJoinRequest): Promise<void>;
   admit(req: MembershipAdmitRequest): Promise<void>;
+  /** The role this manager's store gives a node (Role: workers ask it to find out they were promoted). */
+  roleOf(nodeId: string): NodeRole | undefined;
 }
 
 /** How long a forwarded or client call may take (adding a voter waits for a commit). */
 export const membershipCallTimeoutMs = 15_000;
 const FORWARDED = 'shoal-forwarded';
+const roleCallTimeoutMs = 5_000;
 
 function checkJoin(r: Partial<MembershipJoinRequest>): MembershipJoinRequest {
   if (typeof r.nodeId !== 'string' || r.nodeId === '') throw new InvalidArgumentError(`node_id must be a node id, got ${JSON.stringify(r.nodeId)}`);
@@ -68,7 +76,7 @@ function checkAdmit(r: Partial<MembershipAdmitRequest>): MembershipAdmitRequest 
 }
 
 /** Sends a call to the leader, or serves it here when this manager leads. */
-export async function onLeader<Res>(h: MembershipHandlers, method: 'Join' | 'Promote' | 'Admit', req: unknown, local: () => Promise<Res>, forwarded = false): Promise<Res> {
+export async function onLeader<Res>(h: MembershipHandlers, method: 'Join' | 'Promote' | 'Leave' | 'Admit', req: unknown, local: () => Promise<Res>, forwarded = false): Promise<Res> {
   if (h.isLeader()) return local();
   if (forwarded) throw new UnavailableError('this manager was asked as the leader, but it does not lead (leadership is changing)', { hint: 'retry' });
   const addr = h.leaderAddr();
@@ -95,6 +103,18 @@ export function addMembershipService(server: grpc.Server, h: MembershipHandlers)
       await onLeader(h, 'Promote', req, () => h.promote(req), r[FORWARDED] === true);
       return {};
     }),
+    Leave: jsonHandler<Partial<MembershipJoinRequest> & Record<string, unknown>, object>(async (r, call) => {
+      callerIsManager(call);
+      const req = checkJoin(r);
+      await onLeader(h, 'Leave', req, () => h.leave(req), r[FORWARDED] === true);
+      return {};
+    }),
+    // Answered from this manager's store, leader or not: a worker polls it, so it must stay cheap.
+    Role: jsonHandler<object, { role: string }>((_r, call) => {
+      const peer = verifiedPeer(call.getAuthContext());
+      if (peer === undefined) throw new UnauthenticatedError('Role needs a node certificate');
+      return Promise.resolve({ role: h.roleOf(peer.nodeId) ?? '' });
+    }),
     Admit: jsonHandler<Partial<MembershipAdmitRequest> & Record<string, unknown>, object>(async (r, call) => {
       callerIsManager(call);
       const req = checkAdmit(r);
@@ -104,8 +124,51 @@ export function addMembershipService(server: grpc.Server, h: MembershipHandlers)
   });
 }
 
-/** A new manager asks the managers at `addrs`, one after the other, for a Raft seat (Join) or its vote (Promote). */
-export async function askManagers<Res>(method: 'Join' | 'Promote', addrs: readonly string[], creds: grpc.ChannelCredentials, options: grpc.ChannelOptions, req: MembershipJoinRequest): Promise<Res> {
+/**
+ * Asks the managers which role the cluster gives this node now. A worker asks every few seconds,
+ * so it keeps one channel per manager (a unary call on an open HTTP/2 connection) instead of a
+ * TLS handshake per question.
+ */
+export class RoleAsker {
+  private readonly clients = new Map<string, grpc.Client>();
+  private readonly Client = grpc.makeGenericClientConstructor(membershipService, 'json');
+
+  constructor(private readonly identity: NodeIdentity) {}
+
+  /** The role from the first manager that answers ('' if it does not know this node). */
+  async ask(addrs: readonly string[]): Promise<string> {
+    let last: unknown = new FailedPreconditionError('no manager address to ask');
+    for (const addr of addrs) {
+      try {
+        return await this.askOne(addr);
+      } catch (err) {
+        last = err;
+      }
+    }
+    throw last;
+  }
+
+  private askOne(addr: string): Promise<string> {
+    let c = this.clients.get(addr);
+    if (c === undefined) {
+      c = new this.Client(addr, managerChannelCredentials(this.identity), clusterChannelOptions);
+      this.clients.set(addr, c);
+    }
+    const client = c;
+    return new Promise((resolve, reject) => {
+      const fn = (client as unknown as Record<string, (r: unknown, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, v: { role?: string }) => void) => void>).Role;
+      fn.call(client, {}, { deadline: Date.now() + roleCallTimeoutMs }, (err, v) => (err === null ? resolve(v.role ?? '') : reject(typedErrorOf(err, `Role at ${addr}`))));
+    });
+  }
+
+  close(): void {
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
+  }
+}
+
+/** A manager asks the managers at `addrs`, one after the other, for a Raft seat (Join), its vote (Promote), or to leave (Leave). */
+export async function askManagers<Res>(method: 'Join' | 'Promote' | 'Leave', addrs: readonly string[], creds: grpc.ChannelCredentials, options: grpc.ChannelOptions, req: MembershipJoinRequest): Promise<Res> {
   let last: unknown = new FailedPreconditionError('no manager address to join through');
   for (const addr of addrs) {
     try {

@@ -2,7 +2,8 @@ import { randomInt } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { SwarmInitRequest, SwarmJoinRequest } from '../api/backend';
-import { joinCluster, type IssuedCredentials } from '../pki/ca-client';
+import { joinCluster, renewCertificate, type IssuedCredentials } from '../pki/ca-client';
+import { CertRenewer } from '../pki/cert-renewer';
 import { CertStore, type NodeTlsMaterial } from '../pki/cert-store';
 import { initClusterPki } from '../pki/cluster-init';
 import { parseJoinToken } from '../pki/join-token';
@@ -14,16 +15,17 @@ import type { NetworkMode } from '../runtime/container-config';
 import type { ContainerRuntime } from '../runtime/container-runtime';
 import type { ImageStore } from '../runtime/image';
 import { systemClock, type Clock } from '../types/clock';
-import { FailedPreconditionError, InvalidArgumentError } from '../types/errors';
+import { FailedPreconditionError, InvalidArgumentError, ShoalError } from '../types/errors';
 import { DEFAULT_CLUSTER_SPEC, NEW_META, validateClusterSpec, type Cluster, type Node } from '../types/objects';
 import { systemRandom, type Random } from '../types/random';
 import { addLogsService, workerPolicy } from '../worker/logs-server';
 import { describeHost } from '../worker/node-description';
 import { advertiseAddress, localDialAddress, parseHostPort, type HostPort } from './addresses';
 import { GrpcControlOps } from './control-client';
+import { longTimerClock } from './long-timer-clock';
 import type { DaemonLogger, DaemonMetricsHooks } from './daemon-types';
 import { ManagerParts, newNodeObject, type RaftTuning } from './manager-parts';
-import { askManagers, membershipServiceName, type MembershipJoinReply } from './membership';
+import { askManagers, membershipServiceName, RoleAsker, type MembershipJoinReply } from './membership';
 import { readSwarmFile, recoveryHintFor, wipeSwarmState, writeSwarmFile, type SwarmFile } from './swarm-file';
 import { typedErrorOf, typedOrAsIs } from './typed-errors';
 import { WorkerParts } from './worker-parts';
@@ -37,6 +39,8 @@ export interface NodeContext {
   readonly listenAddr: string;
   readonly advertiseAddr: string;
   readonly eventsNats: string;
+  /** Bound on events buffered for NATS (unset = the publisher's default). */
+  readonly eventsNatsBuffer?: number;
   readonly hostname: string;
   /** Engine labels (`shoald --label k=v`). */
   readonly labels?: Readonly<Record<string, string>>;
@@ -49,10 +53,18 @@ export interface NodeContext {
 }
 
 /** The cluster port's policy: the cluster's table, the agents' logs service, and manager membership. */
-const daemonPolicy = { ...workerPolicy, [membershipServiceName]: ['manager'] as const };
+const daemonPolicy = { ...workerPolicy, [membershipServiceName]: ['manager'] as const, [`/${membershipServiceName}/Role`]: ['worker', 'manager'] as const };
 
 /** How often a manager's agent is told the current managers. */
 const managerRefreshMs = 2_000;
+
+/** A worker asks whether it was promoted every this many refresh ticks. */
+const workerRoleCheckTicks = 3;
+
+/** Refresh ticks without a leader before a manager asks whether it is still one... */
+const leaderlessTicksBeforeProbe = 2;
+/** ...doubling each time the answer is "still a manager" (a lost quorum), up to about five minutes. */
+const leaderlessTicksBeforeProbeMax = 150;
 
 /** A fresh Raft member id: random, so ids are never reused across joins (RaftNode refuses reuse). */
 const newRaftId = (): number => randomInt(1, 2 ** 47);
@@ -69,6 +81,13 @@ export class SwarmNode {
   private worker: WorkerParts | undefined;
   private control: GrpcControlOps | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
+  private renewer: CertRenewer | undefined;
+  private probing = false;
+  private leaderlessTicks = 0;
+  private probeAfterTicks = leaderlessTicksBeforeProbe;
+  private ticks = 0;
+  private roleAsker: RoleAsker | undefined;
+  private probe: Promise<void> | undefined;
 
   private constructor(
     private readonly ctx: NodeContext,
@@ -106,7 +125,7 @@ export class SwarmNode {
     const c = this.ctx;
     return {
       dataRoot: c.dataRoot, identity: this.identity, rootCa, raftId, advertiseAddr: this.file.advertiseAddr, server: this.server,
-      clock: SwarmNode.clock(c), random: c.random ?? systemRandom, logger: c.logger, metrics: c.metrics, raft: c.raft, eventsNats: c.eventsNats,
+      clock: SwarmNode.clock(c), random: c.random ?? systemRandom, logger: c.logger, metrics: c.metrics, raft: c.raft, eventsNats: c.eventsNats, eventsNatsBuffer: c.eventsNatsBuffer,
     };
   }
 
@@ -177,18 +196,7 @@ export class SwarmNode {
     const certs = new CertStore(path.join(ctx.dataRoot, 'certificates'));
     try {
       await certs.saveNode(issued.material);
-      if (role === 'manager') {
-        const creds = managerChannelCredentials(identity);
-        const seatReq = { nodeId, raftId, addr: advertise };
-        const seat = await askManagers<MembershipJoinReply>('Join', req.remoteAddrs, creds, clusterChannelOptions, seatReq);
-        const rootCa = RootCA.load(issued.material.caCertPem, seat.caKeyPem);
-        await certs.saveRootCa({ certPem: rootCa.certPem, keyPem: rootCa.keyPem });
-        const knownPeers = Object.fromEntries(Object.entries(seat.members).map(([k, v]) => [Number(k), v]));
-        node.manager = await ManagerParts.open({ ...node.managerOptions(rootCa, raftId), knownPeers });
-        await node.manager.waitCaughtUp();
-        await askManagers('Promote', node.manager.managerAddrs().slice(1), creds, clusterChannelOptions, seatReq);
-        node.file = { ...node.file, managers: node.manager.managerAddrs() };
-      }
+      if (role === 'manager') await node.takeSeat(req.remoteAddrs, raftId);
       await writeSwarmFile(ctx.dataRoot, node.file);
       await node.startWorker();
       ctx.logger.info({ nodeId, clusterId, role, advertise }, 'joined the swarm');
@@ -264,12 +272,187 @@ export class SwarmNode {
       addr: this.file.advertiseAddr, hostname: c.hostname, labels: c.labels, network: c.taskNetwork,
       clock: SwarmNode.clock(c), random: c.random ?? systemRandom, logger: c.logger,
     });
-    if (this.manager !== undefined) {
-      this.control = new GrpcControlOps(localDialAddress(this.listen, this.server.port), this.identity);
-      // A manager's agent follows the Raft membership: the leader's dispatcher may be on any manager.
-      this.refreshTimer = setInterval(() => { if (this.manager !== undefined) this.worker?.agent.setManagers(this.manager.managerAddrs()); }, managerRefreshMs);
-      this.refreshTimer.unref();
+    if (this.manager !== undefined) this.control = new GrpcControlOps(localDialAddress(this.listen, this.server.port), this.identity);
+    this.refreshTimer = setInterval(() => {
+      if (this.probe !== undefined) return;
+      const m = this.manager;
+      let p: Promise<void> | undefined;
+      if (m === undefined) {
+        if (++this.ticks % workerRoleCheckTicks === 0) p = this.checkRole();
+      } else {
+        // A manager's agent follows the Raft membership: the leader's dispatcher may be on any manager.
+        this.worker?.agent.setManagers(m.managerAddrs());
+        p = this.checkSeat(m);
+      }
+      // stop() waits for a role change under way, so nothing opens after it.
+      this.probe = p?.finally(() => { this.probe = undefined; });
+    }, managerRefreshMs);
+    this.refreshTimer.unref();
+    this.renewer = new CertRenewer({
+      identity: this.identity, renew: (id) => this.renewOnce(id), store: new CertStore(path.join(c.dataRoot, 'certificates')),
+      clock: longTimerClock, random: c.random ?? systemRandom,
+      onRenewed: (info) => {
+        c.logger.info({ notAfter: new Date(info.notAfterMs).toISOString(), role: info.role }, 'node certificate renewed');
+        if (info.role !== (this.manager !== undefined ? 'manager' : 'worker')) {
+          c.logger.warn({ role: info.role }, 'this node\'s role changed; restart shoald to take it up');
+        }
+      },
+      onError: (err) => c.logger.warn({ err: String(err) }, 'node certificate renewal failed; will retry'),
+    });
+    this.renewer.start();
+  }
+
+  /** Addresses of the managers to ask, this node's own first when it is one. */
+  managerAddrs(): string[] {
+    if (this.manager !== undefined) return [localDialAddress(this.listen, this.server.port), ...this.manager.managerAddrs().slice(1)];
+    const learned = this.worker?.agent.managerList() ?? [];
+    return learned.length > 0 ? [...learned] : [...this.file.managers];
+  }
+
+  /** One renewal: the CA of each manager in turn, until one answers. */
+  private async renewOnce(identity: NodeIdentity): Promise<IssuedCredentials> {
+    let last: unknown = new FailedPreconditionError('no manager address known to renew the certificate with');
+    for (const addr of this.managerAddrs()) {
+      try {
+        return await renewCertificate(addr, identity);
+      } catch (err) {
+        last = err;
+      }
     }
+    throw last;
+  }
+
+  /**
+   * The Raft seat of a manager that joined or was promoted: a learner first (catching up without
+   * counting for the quorum), a voter once its store holds the cluster, with the root CA key every
+   * manager keeps.
+   */
+  private async takeSeat(addrs: readonly string[], raftId: number): Promise<void> {
+    const creds = managerChannelCredentials(this.identity);
+    const seatReq = { nodeId: this.file.nodeId, raftId, addr: this.file.advertiseAddr };
+    const seat = await askManagers<MembershipJoinReply>('Join', addrs, creds, clusterChannelOptions, seatReq);
+    const rootCa = RootCA.load(this.identity.material.caCertPem, seat.caKeyPem);
+    await new CertStore(path.join(this.ctx.dataRoot, 'certificates')).saveRootCa({ certPem: rootCa.certPem, keyPem: rootCa.keyPem });
+    const knownPeers = Object.fromEntries(Object.entries(seat.members).map(([k, v]) => [Number(k), v]));
+    // A Raft log of an earlier seat (a demotion that did not finish cleaning up) belongs to another member id.
+    await fs.promises.rm(path.join(this.ctx.dataRoot, 'raft'), { recursive: true, force: true });
+    const m = await ManagerParts.open({ ...this.managerOptions(rootCa, raftId), knownPeers });
+    this.manager = m;
+    await m.waitCaughtUp();
+    await askManagers('Promote', m.managerAddrs().slice(1), creds, clusterChannelOptions, seatReq);
+    this.file = { ...this.file, raftId, managers: m.managerAddrs() };
+  }
+
+  /**
+   * Promotion: a worker asks a manager now and then which role the cluster gives it; once it is
+   * manager, it takes a manager certificate and a Raft seat, and serves as a manager.
+   */
+  private async checkRole(): Promise<void> {
+    if (this.probing || this.manager !== undefined) return;
+    this.probing = true;
+    try {
+      const addrs = this.managerAddrs();
+      this.roleAsker ??= new RoleAsker(this.identity);
+      const role = await this.roleAsker.ask(addrs).catch(() => undefined);
+      if (role !== 'manager') return;
+      this.ctx.logger.info('this node was promoted: becoming a manager');
+      const certs = new CertStore(path.join(this.ctx.dataRoot, 'certificates'));
+      const issued = await this.renewOnce(this.identity);
+      if (issued.info.role !== 'manager') return; // the CA's store is behind the one that answered; next time
+      await certs.saveNode(issued.material);
+      this.identity.update(issued.material);
+      try {
+        await this.takeSeat(addrs, newRaftId());
+      } catch (err) {
+        // takeSeat may have opened the manager half before it failed.
+        const m = this.manager as ManagerParts | undefined;
+        this.manager = undefined;
+        await m?.close();
+        await certs.removeRootCaKey();
+        throw err;
+      }
+      await writeSwarmFile(this.ctx.dataRoot, this.file);
+      this.control = new GrpcControlOps(localDialAddress(this.listen, this.server.port), this.identity);
+      this.worker?.agent.setManagers((this.manager as ManagerParts | undefined)?.managerAddrs() ?? []);
+      this.roleAsker?.close();
+      this.roleAsker = undefined;
+      this.ctx.logger.info({ raftId: this.file.raftId }, 'this node is a manager now');
+    } catch (err) {
+      this.ctx.logger.warn({ err: String(err) }, 'taking up the manager role failed; will try again');
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  /**
+   * Demotion: a manager removed from the Raft group (node demote or rm) often never learns it
+   * from Raft (the commit that removes it is not sent to it); it only finds itself without a
+   * leader. So a manager that has had no leader for a while, or has applied its own removal,
+   * asks the other managers' CA for a renewal: the CA issues the role its store holds.
+   */
+  private async checkSeat(m: ManagerParts): Promise<void> {
+    if (this.probing) return;
+    const seated = m.hasSeat();
+    if (seated && m.raft.leaderId() !== 0) {
+      this.leaderlessTicks = 0;
+      this.probeAfterTicks = leaderlessTicksBeforeProbe;
+      return;
+    }
+    if (seated && ++this.leaderlessTicks < this.probeAfterTicks) return;
+    this.leaderlessTicks = 0;
+    this.probing = true;
+    try {
+      for (const addr of m.otherManagerAddrs(this.file.nodeId)) {
+        const got = await renewCertificate(addr, this.identity).catch(() => undefined);
+        if (got === undefined) continue;
+        const certs = new CertStore(path.join(this.ctx.dataRoot, 'certificates'));
+        await certs.saveNode(got.material);
+        this.identity.update(got.material);
+        if (got.info.role === 'worker') await this.becomeWorker(m, certs);
+        // Still a manager: the group has no leader for another reason; ask less and less often.
+        else this.probeAfterTicks = Math.min(leaderlessTicksBeforeProbeMax, this.probeAfterTicks * 2);
+        return;
+      }
+    } catch (err) {
+      this.ctx.logger.error({ err: String(err) }, 'checking this manager\'s membership failed');
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  /** With a worker certificate in place: stops the manager half and forgets the Raft log and the CA key; the agent and tasks go on. */
+  private async becomeWorker(m: ManagerParts, certs: CertStore): Promise<void> {
+    const others = m.otherManagerAddrs(this.file.nodeId);
+    this.ctx.logger.info({ managers: others }, 'this node was demoted: it is a worker now');
+    this.manager = undefined;
+    this.control?.close();
+    this.control = undefined;
+    await m.close();
+    await certs.removeRootCaKey();
+    this.file = { ...this.file, raftId: 0, managers: others };
+    await writeSwarmFile(this.ctx.dataRoot, this.file);
+    await fs.promises.rm(path.join(this.ctx.dataRoot, 'raft'), { recursive: true, force: true });
+    this.worker?.agent.setManagers(others);
+  }
+
+  /** A manager leaving gives up its Raft seat first, so the others keep their quorum without it. */
+  private async leaveRaft(): Promise<void> {
+    const m = this.manager;
+    if (m === undefined || m.raft.peers().size <= 1) return;
+    const req = { nodeId: this.file.nodeId, raftId: this.file.raftId, addr: this.file.advertiseAddr };
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        await askManagers('Leave', this.managerAddrs(), managerChannelCredentials(this.identity), clusterChannelOptions, req);
+        return;
+      } catch (err) {
+        if (!ShoalError.is(err, 'Unavailable')) {
+          this.ctx.logger.warn({ err: String(err) }, 'could not leave the raft group; the other managers still count this one');
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    }
+    this.ctx.logger.warn('could not leave the raft group in time; the other managers still count this one');
   }
 
   /** The manager half, if this node is a manager. */
@@ -284,19 +467,31 @@ export class SwarmNode {
 
   /** Stops everything this node runs; containers keep running, the data root keeps the membership. */
   async stop(): Promise<void> {
+    const log = this.ctx.logger;
     if (this.refreshTimer !== undefined) clearInterval(this.refreshTimer);
+    await this.probe;
+    this.renewer?.stop();
+    this.roleAsker?.close();
+    this.roleAsker = undefined;
+    log.debug('stopping the worker parts');
     await this.worker?.close();
     this.worker = undefined;
     this.control?.close();
     this.control = undefined;
+    log.debug('stopping the manager parts');
     await this.manager?.close();
     this.manager = undefined;
+    log.debug('closing the cluster port');
     await this.server.close();
+    log.debug('swarm node stopped');
   }
 
   /** `swarm leave`: tasks' containers stopped and removed, everything of the swarm wiped from the data root. */
   async leave(): Promise<void> {
     if (this.refreshTimer !== undefined) clearInterval(this.refreshTimer);
+    await this.probe;
+    this.renewer?.stop();
+    await this.leaveRaft();
     await this.worker?.removeAllTasks();
     this.worker = undefined;
     await this.stop();

@@ -85,19 +85,29 @@ function taskEvent(before: Task | undefined, after: Task | undefined): { action:
 function nodeEvent(before: Node | undefined, after: Node | undefined): { type: EventType; action: string; attributes: Record<string, string> } {
   const n = (after ?? before)!;
   const attributes: Record<string, string> = {
-    name: n.spec.name, hostname: n.description.hostname, role: n.spec.role, availability: n.spec.availability, state: n.status.state,
+    name: n.spec.name, hostname: n.description.hostname, role: n.spec.role, availability: n.spec.availability, state: n.status.state, addr: n.status.addr,
   };
+  // A manager's place in the Raft group, so an update of it says what changed (node ls's MANAGER STATUS).
+  if (n.managerStatus !== undefined) {
+    attributes['manager.leader'] = String(n.managerStatus.leader);
+    attributes['manager.reachability'] = n.managerStatus.reachability;
+  }
+  const ms = before?.managerStatus;
+  if (ms !== undefined && after !== undefined && ms.reachability !== after.managerStatus?.reachability) attributes['manager.reachability.old'] = ms.reachability;
+  if (ms !== undefined && after !== undefined && ms.leader !== (after.managerStatus?.leader ?? false)) attributes['manager.leader.old'] = String(ms.leader);
   if (before === undefined) return { type: 'node', action: 'join', attributes };
   if (after === undefined) return { type: 'node', action: 'remove', attributes };
   // The leader is recorded on its node object; a change of it is a cluster-wide event.
-  if (after.managerStatus?.leader === true && before.managerStatus?.leader !== true) return { type: 'cluster', action: 'leader-change', attributes: { leader: n.id, ...attributes } };
+  if (after.managerStatus?.leader === true && before.managerStatus?.leader !== true) return { type: 'cluster', action: 'leader-change', attributes: { ...attributes, leader: n.id } };
   if (before.spec.role !== after.spec.role) return { type: 'node', action: 'role-change', attributes: { ...attributes, 'role.old': before.spec.role } };
   if (before.spec.availability !== after.spec.availability) return { type: 'node', action: 'availability', attributes: { ...attributes, 'availability.old': before.spec.availability } };
   if (before.status.state !== after.status.state) {
     const action = after.status.state === 'ready' ? 'ready' : after.status.state === 'down' ? 'down' : after.status.state;
     return { type: 'node', action, attributes: { ...attributes, 'state.old': before.status.state } };
   }
-  return { type: 'node', action: 'update', attributes };
+  // Which parts of the node changed (e.g. a new description from its agent, a manager status).
+  const parts = (['spec', 'description', 'status', 'managerStatus'] as const).filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
+  return { type: 'node', action: 'update', attributes: { ...attributes, changed: parts.join(',') } };
 }
 
 function clusterEvent(before: Cluster | undefined, after: Cluster | undefined): { action: string; attributes: Record<string, string> } {

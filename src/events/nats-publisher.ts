@@ -15,16 +15,34 @@ export interface NatsPublisherOptions {
   readonly clusterId: () => string | undefined;
   /** Events kept while NATS is unreachable or slow; older unpublished ones are dropped (and counted). */
   readonly bufferMax?: number;
-  readonly logger?: (msg: string) => void;
+  /** Where the publisher reports; 'warn' for events lost (the buffer overflowed). */
+  readonly logger?: (msg: string, level?: 'info' | 'warn') => void;
   /** Delay between reconnect attempts (ms). */
   readonly reconnectWaitMs?: number;
+  /**
+   * Keeps the last event known to have reached NATS across restarts, per cluster, so a restarted
+   * manager does not publish again what its store replays from the Raft log.
+   */
+  readonly ackedStore?: AckedStore;
 }
+
+/** Where a publisher keeps the last event NATS confirmed (a manager's data root). */
+export interface AckedStore {
+  load(clusterId: string): EventKey | undefined;
+  save(clusterId: string, key: EventKey): void;
+}
+
+/** An event's place in commit order. */
+export type EventKey = { readonly index: number; readonly sub: number };
+
+/** How often the confirmed position is saved at most (ms). */
+const ackedSaveMs = 1000;
 
 /** What the publisher has done, for metrics. */
 export interface NatsPublisherStats {
   /** Messages handed to NATS (resends included). */
   readonly published: number;
-  /** Events dropped from the full buffer before they were ever sent (a counter). */
+  /** Events pushed out of the full buffer before they reached NATS: never sent, or sent on a connection since lost (a counter). */
   readonly dropped: number;
   /** Raft index of the last event known to have reached NATS. */
   readonly ackedIndex: number;
@@ -35,7 +53,7 @@ export interface NatsPublisherStats {
 /** Default bound on buffered events. */
 export const DEFAULT_NATS_BUFFER = 10_000;
 
-type Key = { index: number; sub: number };
+type Key = EventKey;
 const ZERO: Key = { index: 0, sub: 0 };
 const MSG_ID = 'Nats-Msg-Id';
 
@@ -66,8 +84,12 @@ export class NatsPublisher {
   /** pending[0..sent) have been handed to NATS since the last (re)connect or leadership change. */
   private sent = 0;
   private acked: Key = ZERO;
-  /** The furthest event ever handed to NATS: an evicted event beyond it was never sent, i.e. dropped. */
-  private everSent: Key = ZERO;
+  /**
+   * The furthest event handed to NATS on the current connection: an evicted event beyond it was
+   * never sent, i.e. dropped. Lowered to `acked` when the connection is lost, since what was in
+   * flight then may never have arrived.
+   */
+  private sentOnConn: Key = ZERO;
   private connected = false;
   private flushing = false;
   /** Bumped on disconnect and leadership change, so a late flush result is ignored. */
@@ -75,12 +97,15 @@ export class NatsPublisher {
   private drainScheduled = false;
   private closed = false;
   private retryTimer: NodeJS.Timeout | undefined;
+  private saveTimer: NodeJS.Timeout | undefined;
+  /** The saved position has been read (once the cluster id is known). */
+  private restored = false;
   private droppedCount = 0;
   private droppedSinceLog = 0;
   private publishedCount = 0;
   private readonly bufferMax: number;
   private readonly unsubscribe: (() => void)[] = [];
-  private readonly log: (msg: string) => void;
+  private readonly log: (msg: string, level?: 'info' | 'warn') => void;
 
   constructor(private readonly opts: NatsPublisherOptions) {
     this.bufferMax = opts.bufferMax ?? DEFAULT_NATS_BUFFER;
@@ -103,6 +128,7 @@ export class NatsPublisher {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.retryTimer);
+    if (this.saveTimer !== undefined) this.saveAcked();
     for (const u of this.unsubscribe) u();
     const nc = this.nc;
     this.nc = undefined;
@@ -149,21 +175,23 @@ export class NatsPublisher {
   /** Resend everything not confirmed: after a disconnect or a leadership change. */
   private resetCursor(): void {
     this.sent = 0;
+    this.sentOnConn = this.acked;
     this.generation++;
     this.flushing = false;
     this.scheduleDrain();
   }
 
   private enqueue(e: ShoalEvent): void {
+    if (!this.restored) this.restoreAcked();
     if (compareEvents(e, this.acked) <= 0) return;
     this.pending.push(e);
     if (this.pending.length > this.bufferMax) {
-      const old = this.pending.shift()!;
       if (this.sent > 0) this.sent--;
-      // Followers trim their buffer too; only the leader is answerable for events never sent.
-      if (this.opts.log.isLeader() && compareEvents(old, this.everSent) > 0) {
+      const old = this.pending.shift()!;
+      // Followers trim their buffer too; only the leader is answerable for what it publishes.
+      if (this.opts.log.isLeader() && compareEvents(old, this.sentOnConn) > 0) {
         this.droppedCount++;
-        if (this.droppedSinceLog++ === 0) this.log(`events: NATS buffer full (${this.bufferMax}); dropping the oldest unpublished events`);
+        if (this.droppedSinceLog++ === 0) this.log(`events: NATS buffer full (${this.bufferMax}); dropping the oldest unpublished events`, 'warn');
       }
     }
     this.scheduleDrain();
@@ -191,14 +219,14 @@ export class NatsPublisher {
         h.set(MSG_ID, e.id);
         nc.publish(eventSubject(cid, e), JSON.stringify(e), { headers: h });
         this.publishedCount++;
-        if (compareEvents(e, this.everSent) > 0) this.everSent = { index: e.index, sub: e.sub };
+        if (compareEvents(e, this.sentOnConn) > 0) this.sentOnConn = { index: e.index, sub: e.sub };
       }
     } catch (err) {
       this.log(`events: publish to NATS failed: ${String(err)}`);
       return;
     }
     if (this.droppedSinceLog > 0) {
-      this.log(`events: ${this.droppedSinceLog} events were dropped while NATS was unreachable (${this.droppedCount} in all)`);
+      this.log(`events: ${this.droppedSinceLog} events were dropped while NATS was unreachable (${this.droppedCount} in all)`, 'warn');
       this.droppedSinceLog = 0;
     }
     if (this.sent > 0) this.confirm(nc);
@@ -228,6 +256,39 @@ export class NatsPublisher {
     while (n < this.pending.length && compareEvents(this.pending[n], k) <= 0) n++;
     this.pending.splice(0, n);
     this.sent = Math.max(0, this.sent - n);
+    if (this.opts.ackedStore !== undefined && this.saveTimer === undefined && !this.closed) {
+      this.saveTimer = setTimeout(() => this.saveAcked(), ackedSaveMs);
+      this.saveTimer.unref();
+    }
+  }
+
+  /** Starts after the position saved for this cluster by an earlier run, if any. */
+  private restoreAcked(): void {
+    const cid = this.opts.clusterId();
+    if (cid === undefined) return;
+    this.restored = true;
+    let k: Key | undefined;
+    try {
+      k = this.opts.ackedStore?.load(cid);
+    } catch (err) {
+      this.log(`events: cannot read the last position confirmed by NATS (${String(err)}); publishing from the start of the log`, 'warn');
+    }
+    if (k === undefined || compareEvents(k, this.acked) <= 0) return;
+    this.acked = { index: k.index, sub: k.sub };
+    this.sentOnConn = this.acked;
+    this.log(`events: NATS has the events up to ${k.index}.${k.sub} already; publishing from there`);
+  }
+
+  private saveAcked(): void {
+    clearTimeout(this.saveTimer);
+    this.saveTimer = undefined;
+    const cid = this.opts.clusterId();
+    if (cid === undefined || this.acked.index === 0) return;
+    try {
+      this.opts.ackedStore?.save(cid, this.acked);
+    } catch (err) {
+      this.log(`events: cannot save the last position confirmed by NATS (${String(err)})`, 'warn');
+    }
   }
 
   /** Followers learn from the subject what the leader has published, so a takeover resends only the rest. */

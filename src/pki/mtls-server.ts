@@ -46,6 +46,7 @@ export class MtlsServer {
   private readonly tlsServer: tls.Server;
   private readonly sockets = new Set<tls.TLSSocket>();
   private readonly stopWatching: () => void;
+  private closing = false;
 
   constructor(private readonly opts: MtlsServerOptions) {
     this.grpc = new Server({ ...serverKeepaliveOptions, interceptors: [authzInterceptor(new Authorizer(opts))] });
@@ -85,6 +86,7 @@ export class MtlsServer {
 
   /** Stops accepting, ends every connection and call. */
   async close(): Promise<void> {
+    this.closing = true;
     this.stopWatching();
     const closed = new Promise<void>((resolve) => this.tlsServer.close(() => resolve()));
     for (const s of this.sockets) s.destroy();
@@ -99,6 +101,11 @@ export class MtlsServer {
   }
 
   private admit(socket: tls.TLSSocket): void {
+    // A handshake that was under way when close() began ends here: the server would otherwise never finish closing.
+    if (this.closing) {
+      socket.destroy();
+      return;
+    }
     if (socket.alpnProtocol !== 'h2') {
       this.reject(socket, 'NO_ALPN_H2');
       return;

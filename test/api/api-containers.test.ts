@@ -8,7 +8,10 @@ import type { ApiBackend, ControlOps, EngineInfo, LocalSwarmState } from '../../
 import { createApiServer, listenUnix } from '../../src/api/server';
 import { LocalBackend } from '../../src/cli/local-backend';
 import { FailedPreconditionError } from '../../src/types/errors';
-import { buildBusyboxImage } from '../runtime/fixtures/busybox-image';
+import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import { buildBusyboxImage, busyboxRootfsTar, busyboxRunConfig } from '../runtime/fixtures/busybox-image';
+import { pushToRegistry, startRegistry, type TestRegistry } from '../runtime/fixtures/registry';
 import { CliEnv } from '../cli/cli-harness';
 import { call, demux, type ApiResponse } from './http-client';
 import { DockerCli, tableRows } from './docker-client';
@@ -46,6 +49,7 @@ describe('local API: single containers and images over the real runtime', functi
   let sock: string;
   let image: { dir: string; tarball: string };
   let docker: DockerCli;
+  let reg: TestRegistry | undefined;
   const started = Math.floor(Date.now() / 1000) - 1;
   const api = (method: string, p: string, body?: unknown): Promise<ApiResponse> => call(sock, method, p, body);
   const json = (r: ApiResponse): J => r.json as J;
@@ -70,6 +74,7 @@ describe('local API: single containers and images over the real runtime', functi
     local?.close();
     await env?.cleanup();
     docker?.cleanup();
+    await reg?.stop();
     if (image !== undefined) fs.rmSync(image.dir, { recursive: true, force: true });
     if (dir !== undefined) fs.rmSync(dir, { recursive: true, force: true });
   });
@@ -181,7 +186,7 @@ describe('local API: single containers and images over the real runtime', functi
     assert.equal((await api('GET', q({ type: ['service'] }))).text, '');
   });
 
-  it('serves the docker CLI: load, images, run -d, wait, logs, ps -a, rm', async () => {
+  it('serves the docker CLI: load, images, run (attached, --rm, -d), wait, logs, ps -a, rm, events', async () => {
     const out = await docker.ok('load', '-i', image.tarball);
     assert.match(out, /Loaded image: busybox:latest/);
     assert.deepEqual(tableRows(await docker.ok('images')).map((r) => r.slice(0, 2)), [['busybox', 'latest']]);
@@ -195,7 +200,58 @@ describe('local API: single containers and images over the real runtime', functi
     assert.match(await docker.ok('info'), /Containers: 1\n\s+Running: 0[\s\S]*Images: 1/);
     assert.equal((await docker.ok('rm', 'dk')).trim(), 'dk');
     assert.deepEqual(tableRows(await docker.ok('ps', '-a')), []);
+    // docker run without -d: attach (output only), start, wait; --rm removes it afterwards.
+    const attached = await docker.run(['run', '--rm', '--name', 'att', 'busybox', 'sh', '-c', 'echo out; echo err >&2; exit 4']);
+    assert.deepEqual([attached.code, attached.stdout, attached.stderr], [4, 'out\n', 'err\n']);
+    for (let i = 0; i < 100 && (await docker.run(['inspect', 'att'])).code === 0; i++) await sleep(50);
+    assert.notEqual((await docker.run(['inspect', 'att'])).code, 0, 'the --rm container is removed');
+    const slow = await docker.run(['run', '--name', 'slow', 'busybox', 'sh', '-c', 'echo a; sleep 1; echo b >&2; echo c']);
+    assert.deepEqual([slow.code, slow.stdout, slow.stderr], [0, 'a\nc\n', 'b\n']);
+    assert.equal((await docker.ok('rm', 'slow')).trim(), 'slow');
+    const tty = await docker.run(['run', '-t', 'busybox', 'true']);
+    assert.notEqual(tty.code, 0);
+    assert.match(tty.stderr, /a TTY is not supported by shoal/);
+    const exec = await docker.run(['exec', 'dk', 'true']);
+    assert.notEqual(exec.code, 0);
     const ev = await docker.ok('events', '--since', String(started), '--until', String(Math.ceil(Date.now() / 1000) + 1), '--filter', 'container=dk', '--format', '{{.Type}} {{.Action}} {{.Actor.Attributes.name}}');
     assert.deepEqual(ev.trim().split('\n'), ['container create dk', 'container start dk', 'container die dk', 'container destroy dk']);
+  });
+
+  it('pulls from a registry (docker pull), inspects, imports and removes images (docker image inspect, import, rmi)', async () => {
+    reg = await startRegistry('none');
+    const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+    const tar = await busyboxRootfsTar();
+    const layer = gzipSync(tar);
+    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { ...busyboxRunConfig, Cmd: ['echo', 'pulled-default'] }, rootfs: { type: 'layers', diff_ids: [sha(tar)] } }));
+    const manifest = Buffer.from(JSON.stringify({
+      schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
+      layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha(layer), size: layer.length }],
+    }));
+    await pushToRegistry(reg, 'team/apibox', [layer, config], [{ body: manifest, mediaType: 'application/vnd.oci.image.manifest.v1+json', ref: 'v1' }]);
+    const ref = `${reg.host}/team/apibox:v1`;
+    const pulled = await docker.ok('pull', ref);
+    assert.match(pulled, new RegExp(`Status: Downloaded newer image for ${ref.replace(/\./g, '\\.')}`));
+    const missing = await docker.run(['pull', `${reg.host}/team/nothing:v1`]);
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /team\/nothing/);
+    assert.equal((await docker.ok('run', '--rm', ref)).trim(), 'pulled-default');
+    const insp = JSON.parse(await docker.ok('image', 'inspect', ref)) as { Id: string; RepoTags: string[]; Config: { Cmd: string[] } }[];
+    assert.equal(insp[0].Id, sha(config));
+    assert.deepEqual(insp[0].RepoTags, [ref]);
+    assert.deepEqual(insp[0].Config.Cmd, ['echo', 'pulled-default']);
+    const rootfs = path.join(image.dir, 'rootfs.tar');
+    fs.writeFileSync(rootfs, tar);
+    const imported = await docker.ok('import', rootfs, 'imported:v1');
+    assert.match(imported.trim(), /^sha256:[0-9a-f]{64}$/);
+    assert.equal((await docker.ok('run', '--rm', 'imported:v1', 'echo', 'from-import')).trim(), 'from-import');
+    const rmi = await docker.ok('rmi', ref);
+    assert.match(rmi, new RegExp(`Untagged: ${ref.replace(/\./g, '\\.')}`));
+    assert.match(rmi, /Deleted: sha256:[0-9a-f]{64}/);
+    assert.equal((await docker.run(['image', 'inspect', ref])).code, 1);
+    assert.match(await docker.ok('rmi', 'imported:v1'), /Untagged: imported:v1/);
+    const exec = await call(sock, 'POST', '/v1.41/containers/anything/exec', { Cmd: ['true'] });
+    assert.equal(exec.status, 501);
+    assert.match(json(exec).message, /exec is not supported by shoal/);
   });
 });

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import type * as http from 'node:http';
+import { request as httpRequest, type Server } from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createApiServer, listenUnix } from '../../src/api/server';
@@ -19,7 +19,7 @@ function q(filters: Record<string, string[]>): string {
 describe('local API (Docker Engine API v1.41) over a simulated control plane', function () {
   this.timeout(60_000);
   let b: SimApiBackend;
-  let server: http.Server;
+  let server: Server;
   let dir: string;
   let sock: string;
   let selfId: string;
@@ -76,6 +76,24 @@ describe('local API (Docker Engine API v1.41) over a simulated control plane', f
     await new Promise<void>((resolve) => second.close(() => resolve()));
     fs.writeFileSync(stale, 'not a socket');
     await assert.rejects(listenUnix(createApiServer(b), stale), /exists and is not a socket/);
+  });
+
+  it('accepts at most connectionsMax connections at once (streams included)', async () => {
+    const small = createApiServer(b, { connectionsMax: 2 });
+    const p = path.join(dir, 'small.sock');
+    await listenUnix(small, p);
+    const streams = [new AbortController(), new AbortController()];
+    try {
+      await Promise.all(streams.map((ac) => new Promise<void>((resolve, reject) => {
+        const req = httpRequest({ socketPath: p, path: '/v1.41/events', signal: ac.signal }, () => resolve());
+        req.on('error', (err) => (ac.signal.aborted ? undefined : reject(err)));
+        req.end();
+      })));
+      await assert.rejects(call(p, 'GET', '/_ping'), /socket hang up|ECONNRESET|EPIPE/);
+    } finally {
+      for (const ac of streams) ac.abort();
+      await new Promise<void>((resolve) => small.close(() => resolve()));
+    }
   });
 
   it('answers /_ping (GET and HEAD) with OK and the version headers Docker clients negotiate with', async () => {
@@ -441,9 +459,8 @@ describe('local API (Docker Engine API v1.41) over a simulated control plane', f
   it('streams new events to a follower of /events until it disconnects', async () => {
     const got: J[] = [];
     const ac = new AbortController();
-    const http = await import('node:http');
     const done = new Promise<void>((resolve, reject) => {
-      const req = http.request({ socketPath: sock, path: `/v1.41/events?filters=${q({ type: ['service'] })}`, signal: ac.signal }, (res) => {
+      const req = httpRequest({ socketPath: sock, path: `/v1.41/events?filters=${q({ type: ['service'] })}`, signal: ac.signal }, (res) => {
         let buf = '';
         res.setEncoding('utf8');
         res.on('data', (d: string) => {

@@ -38,6 +38,17 @@ describe('the docker CLI against a real shoald', function () {
     assert.deepEqual(tableRows(await docker.ok('images')).map((r) => r.slice(0, 2)).sort(), [['busybox', 'latest'], ['busybox', 'v2']]);
   });
 
+  it('docker run --rm prints the container\'s output and exit code, and removes it', async () => {
+    const r = await docker.run(['run', '--rm', 'busybox', 'sh', '-c', 'echo hi from $(hostname); exit 3']);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stdout, /^hi from \w+\n$/);
+    const end = Date.now() + 10_000;
+    while ((await docker.ok('ps', '-aq')).trim() !== '') {
+      if (Date.now() > end) assert.fail(`the --rm container is still there:\n${await docker.ok('ps', '-a')}`);
+      await sleep(100);
+    }
+  });
+
   it('docker info, then swarm init, then docker info shows an active manager', async () => {
     const before = await docker.ok('info');
     assert.match(before, /Swarm: inactive/);

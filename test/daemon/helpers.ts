@@ -86,14 +86,14 @@ export class DaemonSet {
   }
 
   /** Starts a daemon on a fresh data root with the busybox image loaded. */
-  async start(name: string): Promise<TestDaemon> {
+  async start(name: string, opts: { eventsNats?: string } = {}): Promise<TestDaemon> {
     const dataRoot = fs.mkdtempSync(path.join(os.tmpdir(), `shoal-d-${name}-`));
     const cgroupParent = `shoal-test-daemon-${this.tag}-${name}-${process.pid}`;
     const port = await freePort();
     const logger = testLogger(name);
     const cfg: DaemonConfig = {
       dataRoot, socketPath: path.join(dataRoot, 'shoal.sock'), runRoot: dataRoot, listenAddr: `127.0.0.1:${port}`, advertiseAddr: '',
-      metricsAddr: '', logLevel: 'debug', eventsNats: '', labels: {},
+      metricsAddr: '', logLevel: 'debug', eventsNats: opts.eventsNats ?? '', labels: {},
     };
     const open = (): Promise<Daemon> => Daemon.start(cfg, {
       logger, tuning: { hostname: name, cgroupParent, taskNetwork: 'none', raft: { heartbeatMs: 50, electionTimeoutMs: 500 } },

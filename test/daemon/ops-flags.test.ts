@@ -32,11 +32,11 @@ describe('shoald flags and config file', () => {
     const cfg = parseDaemonArgs([
       '--data-root', '/srv/shoal', '--exec-root=/tmp/run-shoal', '--host', 'unix:///tmp/x/api.sock', '--listen-addr', '10.0.0.1:4000',
       '--advertise-addr=10.0.0.1', '--metrics-addr', '127.0.0.1:9323', '--log-level', 'debug', '--events-nats', 'nats://127.0.0.1:4222',
-      '--label', 'zone=a', '--label=disk=ssd', '--label', 'empty=',
+      '--events-nats-buffer', '500', '--label', 'zone=a', '--label=disk=ssd', '--label', 'empty=',
     ], {});
     assert.deepEqual(cfg, {
       dataRoot: '/srv/shoal', runRoot: '/tmp/run-shoal', socketPath: '/tmp/x/api.sock', listenAddr: '10.0.0.1:4000', advertiseAddr: '10.0.0.1',
-      metricsAddr: '127.0.0.1:9323', logLevel: 'debug', eventsNats: 'nats://127.0.0.1:4222', labels: { zone: 'a', disk: 'ssd', empty: '' },
+      metricsAddr: '127.0.0.1:9323', logLevel: 'debug', eventsNats: 'nats://127.0.0.1:4222', eventsNatsBuffer: 500, labels: { zone: 'a', disk: 'ssd', empty: '' },
     });
   });
 
@@ -53,6 +53,7 @@ describe('shoald flags and config file', () => {
     refused(['--advertise-addr', 'a b'], /^--advertise-addr: expected host or host:port, got "a b"$/);
     refused(['--log-level', 'loud'], /^--log-level: expected debug, info, warn or error, got "loud"$/);
     refused(['--events-nats', 'http://x:4222'], /^--events-nats: expected nats:\/\/host:port, got "http:\/\/x:4222"$/);
+    refused(['--events-nats-buffer', '0'], /^--events-nats-buffer: expected a positive integer of at most 9 digits, got "0"$/);
     refused(['--host', 'tcp://0.0.0.0:2375'], /^--host: expected unix:\/\/\/path\/to\/socket or a path .*got "tcp:\/\/0.0.0.0:2375"$/);
     refused(['--host', `/tmp/${'x'.repeat(120)}.sock`], /^--host: expected a socket path of at most 107 bytes/);
     refused(['--label', 'novalue'], /^--label: expected k=v, got "novalue"$/);

@@ -68,6 +68,20 @@ describe('event model', () => {
     assert.equal(act(up, undefined), 'node.remove');
   });
 
+  it("a manager's node events carry its leadership and reachability, and an update names the parts that changed", () => {
+    const n = makeNode(random);
+    const ms = { raftId: 7, addr: '10.0.0.1:2377', leader: true, reachability: 'reachable' } as const;
+    const leader: Node = { ...n, status: { ...n.status, state: 'ready', addr: '10.0.0.1' }, managerStatus: ms };
+    const lost: Node = { ...leader, managerStatus: { ...ms, leader: false, reachability: 'unreachable' } };
+    const e = deriveEvent({ kind: 'node', id: n.id, before: leader, after: lost }, 9, 1, 0);
+    assert.deepEqual([e.type, e.action, e.attributes.addr, e.attributes.changed], ['node', 'update', '10.0.0.1', 'managerStatus']);
+    assert.deepEqual([e.attributes['manager.leader'], e.attributes['manager.leader.old'], e.attributes['manager.reachability'], e.attributes['manager.reachability.old']], ['false', 'true', 'unreachable', 'reachable']);
+    const back = deriveEvent({ kind: 'node', id: n.id, before: lost, after: leader }, 10, 0, 0);
+    assert.deepEqual([back.type, back.action, back.objectId, back.attributes.leader, back.attributes['manager.leader']], ['cluster', 'leader-change', n.id, n.id, 'true']);
+    const relabeled = deriveEvent({ kind: 'node', id: n.id, before: leader, after: { ...leader, description: { ...leader.description, hostname: 'h2' } } }, 11, 0, 0);
+    assert.deepEqual([relabeled.action, relabeled.attributes.changed, relabeled.attributes['manager.leader.old']], ['update', 'description', undefined]);
+  });
+
   it('names a join token rotation of the cluster', () => {
     const c: Cluster = makeCluster(random);
     const e = deriveEvent({ kind: 'cluster', id: c.id, before: c, after: { ...c, joinTokens: { ...c.joinTokens, worker: 'w2' } } }, 4, 0, 0);

@@ -1,3 +1,4 @@
+import type { JetStreamManager } from 'nats';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -86,5 +87,25 @@ export async function eventually(cond: () => boolean, what: string, maxMs = 10_0
   while (!cond()) {
     if (Date.now() > deadline) throw new Error(`timed out after ${maxMs} ms waiting for ${what}`);
     await sleep(20);
+  }
+}
+
+/**
+ * The Nats-Msg-Id of every message a JetStream stream holds, in order. Right after a restart of
+ * nats-server its JetStream may not answer yet (the client reconnects, the stream is recovered
+ * from disk): requests that time out are retried for up to maxMs.
+ */
+export async function streamMsgIds(jsm: JetStreamManager, stream: string, maxMs = 20_000): Promise<string[]> {
+  const deadline = Date.now() + maxMs;
+  for (;;) {
+    try {
+      const info = await jsm.streams.info(stream);
+      const ids: string[] = [];
+      for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) ids.push((await jsm.streams.getMessage(stream, { seq })).header.get('Nats-Msg-Id'));
+      return ids;
+    } catch (err) {
+      if (Date.now() > deadline || !/TIMEOUT|503|no responders/i.test(String(err))) throw err;
+      await sleep(250);
+    }
   }
 }

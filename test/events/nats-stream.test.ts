@@ -5,7 +5,7 @@ import { EventBus, attachStore } from '../../src/events/bus';
 import { compareEvents, type ShoalEvent } from '../../src/events/event';
 import { NatsPublisher, parseEventId } from '../../src/events/nats-publisher';
 import { Harness } from '../manager/sim/harness';
-import { NatsServer, eventually } from './nats-server';
+import { NatsServer, streamMsgIds, eventually } from './nats-server';
 
 interface Received { subject: string; id: string; event: ShoalEvent }
 
@@ -196,9 +196,7 @@ describe('cluster events on NATS', function () {
 
     const dropped = new Set(during.slice(0, during.length - bufferMax));
     const expected = rig.committed[leader].filter((id) => !dropped.has(id));
-    const info = await jsm.streams.info('SHOAL');
-    const stored: string[] = [];
-    for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) stored.push((await jsm.streams.getMessage('SHOAL', { seq })).header.get('Nats-Msg-Id'));
+    const stored = await streamMsgIds(jsm, 'SHOAL');
     assert.deepEqual(stored, expected, 'NATS holds every committed event but the counted drops (the oldest of the outage), once each, in order');
     assert.ok(rig.logs.some((m) => /were dropped while NATS was unreachable/.test(m)));
   });

@@ -44,6 +44,8 @@ export function createRequestFromDocker(body: unknown, name: string | undefined)
   if (b === undefined) throw new InvalidArgumentError('body: expected a container config object');
   const image = optStr(b.Image, 'Image') ?? '';
   if (image === '') throw new InvalidArgumentError('Image: an image is required');
+  if (optBool(b.Tty, 'Tty') === true) throw new InvalidArgumentError('Tty: a TTY is not supported by shoal: run the container without -t');
+  if (optBool(b.OpenStdin, 'OpenStdin') === true) throw new InvalidArgumentError('OpenStdin: stdin is not supported by shoal: run the container without -i');
   const hc = obj(b.HostConfig, 'HostConfig');
   const config: Omit<ContainerConfig, 'cmd'> = {};
   const env = optStrList(b.Env, 'Env');
@@ -155,5 +157,29 @@ export function imageRowToDocker(i: ImageRow): JsonObject {
     SharedSize: -1,
     Labels: {},
     Containers: -1,
+  };
+}
+
+/** Docker's image inspect object, from the image store's (duck-typed) resolved image and its list row. */
+export function imageInspectToDocker(raw: unknown, row: ImageRow | undefined): JsonObject {
+  const img = (typeof raw === 'object' && raw !== null ? raw : {}) as { id?: string; config?: Record<string, unknown>; layerDirs?: string[] };
+  const id = img.id ?? row?.id ?? '';
+  const cfg = img.config ?? {};
+  return {
+    Id: id.startsWith('sha256:') ? id : `sha256:${id}`,
+    RepoTags: row?.references ?? [],
+    RepoDigests: [],
+    Parent: '',
+    Comment: '',
+    Created: row?.created ?? '0001-01-01T00:00:00Z',
+    Config: {
+      Cmd: cfg.Cmd ?? null, Entrypoint: cfg.Entrypoint ?? null, Env: cfg.Env ?? null, WorkingDir: cfg.WorkingDir ?? '', User: cfg.User ?? '',
+      Labels: cfg.Labels ?? null, StopSignal: cfg.StopSignal, ExposedPorts: cfg.ExposedPorts,
+    },
+    Architecture: 'amd64',
+    Os: 'linux',
+    Size: row?.size ?? 0,
+    VirtualSize: row?.size ?? 0,
+    RootFS: { Type: 'layers', Layers: [] },
   };
 }

@@ -1,5 +1,6 @@
 import type * as http from 'node:http';
 import type { ApiBackend } from '../backend';
+import type { AttachHolds } from '../attach-holds';
 import type { LocalEventLog } from '../local-events';
 
 /** Settings of the local API server. */
@@ -12,6 +13,8 @@ export interface ApiServerOptions {
   readonly jsonBodyBytesMax?: number;
   /** Largest image tarball accepted (default 8 GiB). */
   readonly uploadBytesMax?: number;
+  /** Open connections accepted at once (streams included); more are closed at once (default 1024). */
+  readonly connectionsMax?: number;
   /** Called once per request after it has been answered (or failed), for the daemon's log. */
   readonly onRequest?: (r: { method: string; path: string; status: number; ms: number; error?: string }) => void;
 }
@@ -26,10 +29,12 @@ export interface RequestContext {
   /** The API version the client asked for (from the /v1.XX/ prefix), or the server's. */
   readonly apiVersion: string;
   readonly backend: ApiBackend;
-  readonly opts: Required<Omit<ApiServerOptions, 'onRequest'>>;
+  readonly opts: Required<Omit<ApiServerOptions, 'onRequest' | 'connectionsMax'>>;
   readonly signal: AbortSignal;
   /** Container and image events of this host, for /events. */
   readonly localEvents: LocalEventLog;
+  /** Attached output streams that a --rm removal waits for. */
+  readonly attachHolds: AttachHolds;
 }
 
 /** A handler answers the request itself; a thrown error becomes Docker's `{"message": ...}`. */
@@ -42,7 +47,7 @@ export interface Route {
   readonly handler: Handler;
 }
 
-/** The route for method and path, with its params; `allowed` lists the methods that match the path otherwise. */
+/** The route for method and path, with its params; pathKnown says whether the path matched under another method. */
 export function findRoute(routes: readonly Route[], method: string, path: string): { route?: Route; params: string[]; pathKnown: boolean } {
   let pathKnown = false;
   for (const r of routes) {

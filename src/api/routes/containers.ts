@@ -1,16 +1,14 @@
-import * as crypto from 'node:crypto';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { NotFoundError } from '../../types/errors';
+import { InvalidArgumentError, NotFoundError } from '../../types/errors';
 import type { Backend as ContainerBackend, ContainerSummary } from '../container-backend';
-import { AUTO_REMOVE_LABEL, containerInspectToDocker, containerRowToDocker, createRequestFromDocker, imageRowToDocker } from '../convert/container';
-import { qBool, qInt, readJson, sendJson, sendNoContent, spoolBody } from '../http/io';
+import { AUTO_REMOVE_LABEL, containerInspectToDocker, containerRowToDocker, createRequestFromDocker } from '../convert/container';
+import { qBool, qInt, readJson, sendJson, sendNoContent } from '../http/io';
 import type { RequestContext, Route } from '../http/router';
 import { startStream, writeChunk } from '../http/stream';
 import { logFrame, parseLogQuery } from './logs-format';
+import type { LocalEvent } from '../local-events';
 
 /** The container a reference (id, name, unique id prefix) names. */
-async function summaryOf(c: ContainerBackend, ref: string): Promise<ContainerSummary> {
+export async function summaryOf(c: ContainerBackend, ref: string): Promise<ContainerSummary> {
   const all = await c.listContainers();
   const name = ref.replace(/^\//, '');
   const hit = all.find((x) => x.id === ref || x.name === name) ?? (() => {
@@ -32,6 +30,7 @@ function watchExit(ctx: RequestContext, s: ContainerSummary, autoRemove: boolean
   void c.waitContainer(s.id).then(async (done) => {
     emit(ctx, 'die', s, { exitCode: String(done.exitCode ?? -1) });
     if (autoRemove) {
+      await ctx.attachHolds.released([s.id, s.name]);
       await c.removeContainer(s.id, true);
       emit(ctx, 'destroy', s);
     }
@@ -67,16 +66,49 @@ async function stop(ctx: RequestContext): Promise<void> {
   sendNoContent(ctx.res);
 }
 
+/** Resolves with the first local event of the container (by id or name) with one of the actions, or undefined when the client leaves. */
+function nextEvent(ctx: RequestContext, ref: string, actions: readonly string[]): { event: Promise<LocalEvent | undefined>; cancel: () => void } {
+  let cancel = (): void => undefined;
+  const event = new Promise<LocalEvent | undefined>((resolve) => {
+    const name = ref.replace(/^\//, '');
+    const off = ctx.localEvents.subscribe((e) => {
+      if (e.Type === 'container' && actions.includes(e.Action) && (e.Actor.ID === ref || e.Actor.ID.startsWith(ref) || e.Actor.Attributes.name === name)) done(e);
+    });
+    const onAbort = (): void => done(undefined);
+    const done = (e: LocalEvent | undefined): void => { off(); ctx.signal.removeEventListener('abort', onAbort); resolve(e); };
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    cancel = () => done(undefined);
+  });
+  return { event, cancel };
+}
+
 async function wait(ctx: RequestContext): Promise<void> {
   const c = ctx.backend.containers;
-  const s = await summaryOf(c, ctx.params[0]);
-  // Docker sends the headers at once and the body when the container exits.
-  startStream(ctx.res, 'application/json');
+  const condition = ctx.query.get('condition') || 'not-running';
+  if (!['not-running', 'next-exit', 'removed'].includes(condition)) throw new InvalidArgumentError(`invalid condition ${JSON.stringify(condition)}: expected not-running, next-exit or removed`);
+  // Listen before looking: docker run waits before it starts the container, which may exit (and,
+  // with --rm, be removed) at once. The API's own die and destroy events carry what is needed.
+  const died = nextEvent(ctx, ctx.params[0], ['die']);
+  const destroyed = nextEvent(ctx, ctx.params[0], ['destroy']);
   try {
-    const done = await c.waitContainer(s.id);
-    ctx.res.end(JSON.stringify({ StatusCode: done.exitCode ?? 0, Error: null }) + '\n');
-  } catch (err) {
-    ctx.res.end(JSON.stringify({ StatusCode: -1, Error: { Message: (err as Error).message } }) + '\n');
+    const s = await summaryOf(c, ctx.params[0]);
+    // Docker sends the headers at once and the body when the condition is met.
+    startStream(ctx.res, 'application/json');
+    let code = s.exitCode ?? 0;
+    if (!(condition === 'not-running' && s.status !== 'running')) {
+      if (s.status === 'running') {
+        // Running already (perhaps started elsewhere, without a die event here): the runtime says when it exits.
+        code = (await c.waitContainer(s.id)).exitCode ?? 0;
+      } else if (s.status === 'created' || condition === 'next-exit') {
+        const e = await died.event;
+        if (e !== undefined) code = Number(e.Actor.Attributes.exitCode ?? 0);
+      }
+      if (condition === 'removed' && (await c.listContainers()).some((x) => x.id === s.id)) await destroyed.event;
+    }
+    ctx.res.end(JSON.stringify({ StatusCode: code, Error: null }) + '\n');
+  } finally {
+    died.cancel();
+    destroyed.cancel();
   }
 }
 
@@ -122,28 +154,13 @@ async function remove(ctx: RequestContext): Promise<void> {
   sendNoContent(ctx.res);
 }
 
-async function images(ctx: RequestContext): Promise<void> {
-  sendJson(ctx.res, 200, (await ctx.backend.containers.listImages()).map(imageRowToDocker));
+/** Docker's exec: shoal's containers run one process tree from their command, and nothing is exec'ed into them. */
+function exec(ctx: RequestContext): Promise<void> {
+  sendJson(ctx.res, 501, { message: 'exec is not supported by shoal: run the command in its own container (docker run)' });
+  return Promise.resolve();
 }
 
-async function load(ctx: RequestContext): Promise<void> {
-  const file = path.join(ctx.opts.tmpDir, `shoal-load-${crypto.randomUUID()}.tar`);
-  await spoolBody(ctx.req, file, ctx.opts.uploadBytesMax);
-  try {
-    const loaded = await ctx.backend.containers.loadImages(file);
-    startStream(ctx.res, 'application/json');
-    for (const img of loaded) {
-      for (const r of img.references.length > 0 ? img.references : [img.id]) ctx.localEvents.emit('image', 'load', img.id, { name: r });
-      const refs = img.references.length > 0 ? img.references.map((r) => `Loaded image: ${r}\n`) : [`Loaded image ID: ${img.id}\n`];
-      for (const line of refs) ctx.res.write(JSON.stringify({ stream: line }) + '\n');
-    }
-    ctx.res.end();
-  } finally {
-    fs.rmSync(file, { force: true });
-  }
-}
-
-/** Single containers and images on this host: what `docker run`, `ps`, `logs`, `images` and `load` need. */
+/** Single containers on this host: what `docker run`, `ps`, `logs`, `wait`, `stop` and `rm` need. */
 export const containerRoutes: readonly Route[] = [
   { method: 'POST', path: /^\/containers\/create$/, handler: create },
   { method: 'GET', path: /^\/containers\/json$/, handler: list },
@@ -153,6 +170,5 @@ export const containerRoutes: readonly Route[] = [
   { method: 'GET', path: /^\/containers\/([^/]+)\/logs$/, handler: logs },
   { method: 'GET', path: /^\/containers\/([^/]+)\/json$/, handler: inspect },
   { method: 'DELETE', path: /^\/containers\/([^/]+)$/, handler: remove },
-  { method: 'GET', path: /^\/images\/json$/, handler: images },
-  { method: 'POST', path: /^\/images\/load$/, handler: load },
+  { method: 'POST', path: /^\/containers\/([^/]+)\/exec$/, handler: exec },
 ];
