@@ -50,11 +50,9 @@ function nonEmpty(v: unknown): boolean {
   return Array.isArray(v) ? v.length > 0 : typeof v === 'object' && v !== null && Object.keys(v).length > 0;
 }
 
-/** Warnings for what shoal ignores; Docker's --force bumps TaskTemplate.ForceUpdate, which shoal's specs lack. */
+/** Warnings for what shoal ignores. */
 function specWarnings(body: unknown): string[] | null {
   const out = UNSUPPORTED.filter((field) => nonEmpty(at(body, field))).map((field) => `${field} is not supported by shoal and was ignored`);
-  const force = at(body, 'TaskTemplate.ForceUpdate');
-  if (typeof force === 'number' && force > 0) out.push('ForceUpdate is not supported by shoal: tasks whose spec is unchanged were not restarted');
   return out.length > 0 ? out : null;
 }
 

@@ -2,7 +2,7 @@ import type { Clock } from '../../types/clock';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../../types/errors';
 import { NEW_META, newObjectId, serviceSpecWithDefaults, validateServiceSpec, type Service, type ServiceSpec, type SpecInput } from '../../types/objects';
 import type { Random } from '../../types/random';
-import { canonicalJson } from '../orchestrator/new-task';
+import { taskSpecKey } from '../orchestrator/new-task';
 import type { Store } from '../store/store';
 
 /** The parts of a service spec that must be objects when given (defaults are merged into them). */
@@ -51,7 +51,7 @@ export async function updateService(store: Store, clock: Clock, id: string, vers
   } else {
     const spec = normalized(input ?? {});
     if (spec.mode !== current.spec.mode) throw new InvalidArgumentError(`mode cannot change from ${current.spec.mode} to ${spec.mode}`, { hint: 'remove the service and create it again' });
-    const taskChanged = canonicalJson(spec.task) !== canonicalJson(current.spec.task);
+    const taskChanged = taskSpecKey(spec.task) !== taskSpecKey(current.spec.task);
     // As Docker: every update keeps the spec it replaces (a scale can be rolled back too) and
     // clears the last update's status; a task change starts a new rolling update.
     const { updateStatus: _last, ...rest } = current;
