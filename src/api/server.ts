@@ -24,6 +24,17 @@ export type { ApiServerOptions } from './http/router';
 
 export { API_VERSION, MIN_API_VERSION } from './http/version';
 
+/*
+ * The Docker Engine API v1.41 subset served (any /v1.24../v1.41 prefix, or none):
+ *   /_ping (GET, HEAD)  /version  /info  /events (swarm + local container/image events)
+ *   /swarm  /swarm/init|join|leave|update|unlockkey|unlock
+ *   /nodes  /nodes/{id}  /nodes/{id}/update  DELETE /nodes/{id}
+ *   /services  /services/create  /services/{id}  /services/{id}/update  /services/{id}/logs  DELETE /services/{id}
+ *   /tasks  /tasks/{id}  /tasks/{id}/logs
+ *   /containers/json|create  /containers/{id}/json|start|stop|wait|logs|attach (output only)  DELETE /containers/{id}
+ *   /images/json|load|create (pull, import)  /images/{name}/json  DELETE /images/{name}
+ * Not served: networks, volumes, secrets, configs, plugins, exec, build, stdin/TTY attach.
+ */
 const ROUTES: readonly Route[] = [...systemRoutes, ...swarmRoutes, ...nodeRoutes, ...serviceRoutes, ...taskRoutes, ...eventRoutes, ...containerRoutes, ...imageRoutes];
 
 function compareVersions(a: string, b: string): number {

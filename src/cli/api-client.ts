@@ -82,8 +82,8 @@ export class ApiClient {
   }
 
   /** POSTs a file (an image tarball) as the body; resolves with the answer's text. */
-  async upload(path: string, body: NodeJS.ReadableStream, contentType: string): Promise<string> {
-    const res = await this.open('POST', path, undefined, { stream: body, contentType }, undefined, requestTimeoutMs);
+  async upload(path: string, body: NodeJS.ReadableStream, contentType: string, query?: Query): Promise<string> {
+    const res = await this.open('POST', path, query, { stream: body, contentType }, undefined, requestTimeoutMs);
     return (await readAll(res, this.socketPath)).toString('utf8');
   }
 

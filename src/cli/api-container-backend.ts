@@ -6,8 +6,7 @@ import { ApiClient } from './api-client';
 import { LogDemuxer } from './commands/service-read';
 
 // Single containers through shoald's local API (Docker's /containers and /images endpoints),
-// used while shoald runs so that the CLI never opens the runtime under a running daemon. What
-// the API does not serve (image import, pull, rmi, image inspect) goes to the in-process backend.
+// used while shoald runs so that the CLI never opens the runtime under a running daemon.
 
 /** Docker's container inspect object, the fields read here. */
 interface DContainer {
@@ -78,15 +77,7 @@ export function createBody(req: CreateRequest): Record<string, unknown> {
 
 /** The `Backend` of the container commands, served by shoald. */
 export class ApiContainerBackend implements Backend {
-  private local: Backend | undefined;
-
-  /** `openLocal` opens the in-process backend for what shoald does not serve. */
-  constructor(private readonly api: ApiClient, private readonly openLocal: () => Promise<Backend>) {}
-
-  private async fallback(): Promise<Backend> {
-    this.local ??= await this.openLocal();
-    return this.local;
-  }
+  constructor(private readonly api: ApiClient) {}
 
   private path(ref: string, rest = ''): string {
     return `/containers/${encodeURIComponent(ref)}${rest}`;
@@ -179,23 +170,58 @@ export class ApiContainerBackend implements Backend {
     return out;
   }
 
+  /** Docker's image inspect object, as shoald serves it. */
   async inspectImage(ref: string): Promise<unknown> {
-    return (await this.fallback()).inspectImage(ref);
+    return this.api.get<unknown>(`/images/${encodeURIComponent(ref)}/json`);
   }
 
   async removeImage(ref: string): Promise<{ untagged: string[]; deleted: string | undefined }> {
-    return (await this.fallback()).removeImage(ref);
+    const rows = await this.api.request<{ Untagged?: string; Deleted?: string }[]>('DELETE', `/images/${encodeURIComponent(ref)}`, undefined, undefined);
+    return {
+      untagged: (rows ?? []).flatMap((r) => (r.Untagged !== undefined ? [r.Untagged] : [])),
+      deleted: (rows ?? []).find((r) => r.Deleted !== undefined)?.Deleted?.replace(/^sha256:/, ''),
+    };
   }
 
   async importImage(tarball: string, reference: string): Promise<{ id: string; references: string[] }> {
-    return (await this.fallback()).importImage(tarball, reference);
+    const { repo, tag } = splitReference(reference);
+    const text = await this.api.upload('/images/create', fs.createReadStream(tarball), 'application/x-tar', { fromSrc: '-', repo, tag });
+    return { id: lastStatus(text), references: [reference] };
   }
 
   async pullImage(reference: string): Promise<{ id: string; references: string[] }> {
-    return (await this.fallback()).pullImage(reference);
+    const { repo, tag } = splitReference(reference);
+    const text = await this.api.request<unknown>('POST', '/images/create', { fromImage: repo, tag }, undefined, true).then((v) => (typeof v === 'string' ? v : JSON.stringify(v ?? '')));
+    const digest = /Digest: (\S+)/.exec(text);
+    return { id: digest?.[1] ?? '', references: [reference] };
   }
 
   close(): void {
-    this.local?.close();
+    // Nothing held: every call is one request.
   }
+}
+
+/** repo and tag of a reference (`name:tag`, `name@digest` or `name`), as the images/create endpoint takes them. */
+function splitReference(reference: string): { repo: string; tag: string | undefined } {
+  const at = reference.indexOf('@');
+  if (at >= 0) return { repo: reference.slice(0, at), tag: reference.slice(at + 1) };
+  const colon = reference.lastIndexOf(':');
+  return colon > reference.lastIndexOf('/') ? { repo: reference.slice(0, colon), tag: reference.slice(colon + 1) } : { repo: reference, tag: undefined };
+}
+
+/** The last `status` of a stream of Docker progress messages (an import's image id). */
+function lastStatus(text: string): string {
+  let out = '';
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    try {
+      const m = JSON.parse(line) as { status?: string; error?: string };
+      if (m.error !== undefined) throw new Error(m.error);
+      if (m.status !== undefined) out = m.status;
+    } catch (err) {
+      if (err instanceof SyntaxError) continue;
+      throw err;
+    }
+  }
+  return out;
 }

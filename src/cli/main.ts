@@ -160,7 +160,7 @@ export async function main(argv: string[]): Promise<number> {
         // While shoald runs, containers go through it, so that the runtime is never opened by two
         // processes; flags naming a local data root (tests, a second root) keep this process's runtime.
         const explicitLocal = localFlags.some((k) => global.values.has(k));
-        if (backend === undefined) backend = !explicitLocal && (await ctx.api().ping()) ? new ApiContainerBackend(ctx.api(), openLocal) : await openLocal();
+        if (backend === undefined) backend = !explicitLocal && (await ctx.api().ping()) ? new ApiContainerBackend(ctx.api()) : await openLocal();
         return backend;
       },
       api: () => (api ??= new ApiClient(socketPath)),
@@ -206,6 +206,11 @@ function sentence(s: string): string {
 }
 
 if (require.main === module) {
+  // `shoal service logs web | head`: a reader that went away ends the output, as for any Unix tool.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   void main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });

@@ -80,7 +80,8 @@ function taskName(t: DTask, serviceNames: ReadonlyMap<string, string>): string {
  * ` \_ web.1`, as docker prints the history.
  */
 export function taskRows(tasks: readonly DTask[], serviceNames: ReadonlyMap<string, string>, hostnames: ReadonlyMap<string, string>, nowMs: number, noTrunc: boolean): Record<string, string>[] {
-  const time = (t: DTask): number => Date.parse(t.Status.Timestamp ?? t.CreatedAt ?? '') || 0;
+  // Newest task first by creation, as docker does: an old task's later SHUTDOWN must not put it above its replacement.
+  const time = (t: DTask): number => Date.parse(t.CreatedAt ?? t.Status.Timestamp ?? '') || 0;
   const sorted = [...tasks].sort((a, b) => {
     const na = taskName(a, serviceNames);
     const nb = taskName(b, serviceNames);

@@ -73,6 +73,11 @@ export class DaemonBackend implements ApiBackend {
 
   swarmInit(req: SwarmInitRequest): Promise<string> {
     return this.exclusive(async () => {
+      if (this.node !== undefined && req.forceNewCluster) {
+        throw new FailedPreconditionError('--force-new-cluster is not supported yet: shoal cannot shrink a Raft group to this manager alone', {
+          hint: 'restore quorum by bringing the other managers back, or leave the swarm and init a new one',
+        });
+      }
       if (this.node !== undefined) throw new FailedPreconditionError(alreadyInSwarm);
       if (req.forceNewCluster) {
         this.ctx.logger.warn('force-new-cluster has no effect on a node in no swarm: a new cluster is created');

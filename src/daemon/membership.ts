@@ -1,10 +1,11 @@
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
 import { verifiedPeer } from '../pki/authz';
 import type { NodeIdentity } from '../pki/node-identity';
 import type { NodeRole } from '../pki/node-role';
 import { clusterChannelOptions, managerChannelCredentials } from '../pki/tls-credentials';
 import { FailedPreconditionError, InvalidArgumentError, PermissionDeniedError, UnauthenticatedError, UnavailableError } from '../types/errors';
 import { callJson, jsonHandler, jsonServiceDefinition } from './json-service';
+import { typedErrorOf } from './typed-errors';
 
 /**
  * shoal.raft.Membership: the small manager-to-manager service through which a node that got a
@@ -123,18 +124,47 @@ export function addMembershipService(server: grpc.Server, h: MembershipHandlers)
   });
 }
 
-/** The role the cluster gives this node now, from the first manager that answers. */
-export async function askRole(addrs: readonly string[], identity: NodeIdentity): Promise<string> {
-  let last: unknown = new FailedPreconditionError('no manager address to ask');
-  for (const addr of addrs) {
-    try {
-      const r = await callJson<{ role?: string }>(membershipService, addr, managerChannelCredentials(identity), clusterChannelOptions, 'Role', {}, roleCallTimeoutMs);
-      return r.role ?? '';
-    } catch (err) {
-      last = err;
+/**
+ * Asks the managers which role the cluster gives this node now. A worker asks every few seconds,
+ * so it keeps one channel per manager (a unary call on an open HTTP/2 connection) instead of a
+ * TLS handshake per question.
+ */
+export class RoleAsker {
+  private readonly clients = new Map<string, grpc.Client>();
+  private readonly Client = grpc.makeGenericClientConstructor(membershipService, 'json');
+
+  constructor(private readonly identity: NodeIdentity) {}
+
+  /** The role from the first manager that answers ('' if it does not know this node). */
+  async ask(addrs: readonly string[]): Promise<string> {
+    let last: unknown = new FailedPreconditionError('no manager address to ask');
+    for (const addr of addrs) {
+      try {
+        return await this.askOne(addr);
+      } catch (err) {
+        last = err;
+      }
     }
+    throw last;
   }
-  throw last;
+
+  private askOne(addr: string): Promise<string> {
+    let c = this.clients.get(addr);
+    if (c === undefined) {
+      c = new this.Client(addr, managerChannelCredentials(this.identity), clusterChannelOptions);
+      this.clients.set(addr, c);
+    }
+    const client = c;
+    return new Promise((resolve, reject) => {
+      const fn = (client as unknown as Record<string, (r: unknown, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, v: { role?: string }) => void) => void>).Role;
+      fn.call(client, {}, { deadline: Date.now() + roleCallTimeoutMs }, (err, v) => (err === null ? resolve(v.role ?? '') : reject(typedErrorOf(err, `Role at ${addr}`))));
+    });
+  }
+
+  close(): void {
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
+  }
 }
 
 /** A manager asks the managers at `addrs`, one after the other, for a Raft seat (Join), its vote (Promote), or to leave (Leave). */

@@ -25,7 +25,7 @@ import { GrpcControlOps } from './control-client';
 import { longTimerClock } from './long-timer-clock';
 import type { DaemonLogger, DaemonMetricsHooks } from './daemon-types';
 import { ManagerParts, newNodeObject, type RaftTuning } from './manager-parts';
-import { askManagers, askRole, membershipServiceName, type MembershipJoinReply } from './membership';
+import { askManagers, membershipServiceName, RoleAsker, type MembershipJoinReply } from './membership';
 import { readSwarmFile, recoveryHintFor, wipeSwarmState, writeSwarmFile, type SwarmFile } from './swarm-file';
 import { typedErrorOf, typedOrAsIs } from './typed-errors';
 import { WorkerParts } from './worker-parts';
@@ -61,8 +61,10 @@ const managerRefreshMs = 2_000;
 /** A worker asks whether it was promoted every this many refresh ticks. */
 const workerRoleCheckTicks = 3;
 
-/** Refresh ticks without a leader before a manager asks whether it is still one. */
+/** Refresh ticks without a leader before a manager asks whether it is still one... */
 const leaderlessTicksBeforeProbe = 2;
+/** ...doubling each time the answer is "still a manager" (a lost quorum), up to about five minutes. */
+const leaderlessTicksBeforeProbeMax = 150;
 
 /** A fresh Raft member id: random, so ids are never reused across joins (RaftNode refuses reuse). */
 const newRaftId = (): number => randomInt(1, 2 ** 47);
@@ -82,7 +84,10 @@ export class SwarmNode {
   private renewer: CertRenewer | undefined;
   private probing = false;
   private leaderlessTicks = 0;
+  private probeAfterTicks = leaderlessTicksBeforeProbe;
   private ticks = 0;
+  private roleAsker: RoleAsker | undefined;
+  private probe: Promise<void> | undefined;
 
   private constructor(
     private readonly ctx: NodeContext,
@@ -269,14 +274,18 @@ export class SwarmNode {
     });
     if (this.manager !== undefined) this.control = new GrpcControlOps(localDialAddress(this.listen, this.server.port), this.identity);
     this.refreshTimer = setInterval(() => {
+      if (this.probe !== undefined) return;
       const m = this.manager;
+      let p: Promise<void> | undefined;
       if (m === undefined) {
-        if (++this.ticks % workerRoleCheckTicks === 0) void this.checkRole();
-        return;
+        if (++this.ticks % workerRoleCheckTicks === 0) p = this.checkRole();
+      } else {
+        // A manager's agent follows the Raft membership: the leader's dispatcher may be on any manager.
+        this.worker?.agent.setManagers(m.managerAddrs());
+        p = this.checkSeat(m);
       }
-      // A manager's agent follows the Raft membership: the leader's dispatcher may be on any manager.
-      this.worker?.agent.setManagers(m.managerAddrs());
-      void this.checkSeat(m);
+      // stop() waits for a role change under way, so nothing opens after it.
+      this.probe = p?.finally(() => { this.probe = undefined; });
     }, managerRefreshMs);
     this.refreshTimer.unref();
     this.renewer = new CertRenewer({
@@ -343,7 +352,8 @@ export class SwarmNode {
     this.probing = true;
     try {
       const addrs = this.managerAddrs();
-      const role = await askRole(addrs, this.identity).catch(() => undefined);
+      this.roleAsker ??= new RoleAsker(this.identity);
+      const role = await this.roleAsker.ask(addrs).catch(() => undefined);
       if (role !== 'manager') return;
       this.ctx.logger.info('this node was promoted: becoming a manager');
       const certs = new CertStore(path.join(this.ctx.dataRoot, 'certificates'));
@@ -364,6 +374,8 @@ export class SwarmNode {
       await writeSwarmFile(this.ctx.dataRoot, this.file);
       this.control = new GrpcControlOps(localDialAddress(this.listen, this.server.port), this.identity);
       this.worker?.agent.setManagers((this.manager as ManagerParts | undefined)?.managerAddrs() ?? []);
+      this.roleAsker?.close();
+      this.roleAsker = undefined;
       this.ctx.logger.info({ raftId: this.file.raftId }, 'this node is a manager now');
     } catch (err) {
       this.ctx.logger.warn({ err: String(err) }, 'taking up the manager role failed; will try again');
@@ -383,9 +395,10 @@ export class SwarmNode {
     const seated = m.hasSeat();
     if (seated && m.raft.leaderId() !== 0) {
       this.leaderlessTicks = 0;
+      this.probeAfterTicks = leaderlessTicksBeforeProbe;
       return;
     }
-    if (seated && ++this.leaderlessTicks < leaderlessTicksBeforeProbe) return;
+    if (seated && ++this.leaderlessTicks < this.probeAfterTicks) return;
     this.leaderlessTicks = 0;
     this.probing = true;
     try {
@@ -396,6 +409,8 @@ export class SwarmNode {
         await certs.saveNode(got.material);
         this.identity.update(got.material);
         if (got.info.role === 'worker') await this.becomeWorker(m, certs);
+        // Still a manager: the group has no leader for another reason; ask less and less often.
+        else this.probeAfterTicks = Math.min(leaderlessTicksBeforeProbeMax, this.probeAfterTicks * 2);
         return;
       }
     } catch (err) {
@@ -454,7 +469,10 @@ export class SwarmNode {
   async stop(): Promise<void> {
     const log = this.ctx.logger;
     if (this.refreshTimer !== undefined) clearInterval(this.refreshTimer);
+    await this.probe;
     this.renewer?.stop();
+    this.roleAsker?.close();
+    this.roleAsker = undefined;
     log.debug('stopping the worker parts');
     await this.worker?.close();
     this.worker = undefined;
@@ -471,6 +489,7 @@ export class SwarmNode {
   /** `swarm leave`: tasks' containers stopped and removed, everything of the swarm wiped from the data root. */
   async leave(): Promise<void> {
     if (this.refreshTimer !== undefined) clearInterval(this.refreshTimer);
+    await this.probe;
     this.renewer?.stop();
     await this.leaveRaft();
     await this.worker?.removeAllTasks();

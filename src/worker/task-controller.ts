@@ -79,6 +79,8 @@ export function decide(s: ControllerState, e: ControllerEvent): Decision {
       return { statuses: [to(TaskState.ACCEPTED, {}, 'accepted'), to(TaskState.PREPARING, {}, 'preparing')], actions: [{ kind: 'prepare' }] };
     }
     case 'desired': {
+      // Held at READY (a stop-first replacement) until the manager says run.
+      if (cur.state === TaskState.READY && e.desiredState === TaskState.RUNNING) return { statuses: [to(TaskState.STARTING, {}, 'starting')], actions: [{ kind: 'start' }] };
       if (terminal || !shutdownWanted(e.desiredState)) return NONE;
       if (cur.state >= TaskState.STARTING) return { statuses: [], actions: [{ kind: 'stop', graceMs: s.stopGraceMs }] };
       // Not started yet: nothing runs, the created container (if any) goes.
@@ -88,6 +90,7 @@ export function decide(s: ControllerState, e: ControllerEvent): Decision {
       if (cur.state !== TaskState.PREPARING) return NONE;
       if (shutdownWanted(s.desiredState)) return { statuses: [to(TaskState.SHUTDOWN, { containerId: e.containerId }, 'shut down before start')], actions: [{ kind: 'remove' }] };
       const ready = to(TaskState.READY, { containerId: e.containerId }, 'prepared');
+      if (s.desiredState < TaskState.RUNNING) return { statuses: [ready], actions: [] };
       return { statuses: [ready, { ...ready, state: TaskState.STARTING, message: 'starting' }], actions: [{ kind: 'start' }] };
     }
     case 'prepare-failed':
@@ -141,6 +144,7 @@ function attached(s: ControllerState, c: AttachedContainer | undefined, to: To):
       return exited({ ...s, status: cur.state < TaskState.STARTING ? { ...cur, state: TaskState.STARTING } : cur }, c.exit, to);
     case 'created': {
       if (shutdownWanted(s.desiredState)) return { statuses: [to(TaskState.SHUTDOWN, { containerId: c.id }, 'shut down before start')], actions: [{ kind: 'remove' }] };
+      if (s.desiredState < TaskState.RUNNING) return { statuses: cur.state === TaskState.READY ? [] : [to(TaskState.READY, { containerId: c.id }, 'prepared')], actions: [] };
       const starting = to(TaskState.STARTING, { containerId: c.id }, 'starting');
       return { statuses: cur.state === TaskState.STARTING ? [] : [starting], actions: [{ kind: 'start' }] };
     }

@@ -372,7 +372,9 @@ describe('local API (Docker Engine API v1.41) over a simulated control plane', f
     assert.equal((await api('POST', `/v1.41/services/${webId}/update`, s.Spec)).status, 400);
     const s2 = json(await api('GET', `/v1.41/services/${webId}`));
     assert.deepEqual(s2.Spec.Mode, { Replicated: { Replicas: 4 } });
-    assert.equal(s2.PreviousSpec, undefined, 'scaling is not a rolling update');
+    // As Docker: a scale keeps the spec it replaced (it can be rolled back) but starts no rolling update.
+    assert.deepEqual(s2.PreviousSpec.Mode, { Replicated: { Replicas: 3 } });
+    assert.equal(s2.UpdateStatus, undefined, 'scaling is not a rolling update');
     await until(async () => (await runningTasks(webId)).length === 4, '4 running tasks');
     const img = await api('POST', `/v1.41/services/${webId}/update?version=${s2.Version.Index}`, { ...s2.Spec, TaskTemplate: { ...s2.Spec.TaskTemplate, ContainerSpec: { ...s2.Spec.TaskTemplate.ContainerSpec, Image: 'busybox:v2' } } });
     assert.equal(img.status, 200, img.text);
@@ -398,12 +400,13 @@ describe('local API (Docker Engine API v1.41) over a simulated control plane', f
     assert.equal((await api('POST', `/v1.41/services/${webId}/update?version=${s2.Version.Index}&rollback=later`, s.Spec)).status, 400);
   });
 
-  it('says in Warnings that --force (ForceUpdate) restarts nothing in shoal', async () => {
+  it('keeps TaskTemplate.ForceUpdate (--force) without a warning; warns of what it ignores', async () => {
     const s = json(await api('GET', `/v1.41/services/${webId}`));
-    const r = await api('POST', `/v1.41/services/${webId}/update?version=${s.Version.Index}`, { ...s.Spec, TaskTemplate: { ...s.Spec.TaskTemplate, ForceUpdate: 1 } });
+    const force = (s.Spec.TaskTemplate.ForceUpdate as number) + 1;
+    const r = await api('POST', `/v1.41/services/${webId}/update?version=${s.Version.Index}`, { ...s.Spec, TaskTemplate: { ...s.Spec.TaskTemplate, ForceUpdate: force } });
     assert.equal(r.status, 200, r.text);
-    assert.match(json(r).Warnings[0], /ForceUpdate is not supported/);
-    assert.equal(json(await api('GET', `/v1.41/services/${webId}`)).Spec.TaskTemplate.ForceUpdate, 0);
+    assert.equal(json(r).Warnings, null);
+    assert.equal(json(await api('GET', `/v1.41/services/${webId}`)).Spec.TaskTemplate.ForceUpdate, force);
     const s2 = json(await api('GET', `/v1.41/services/${webId}`));
     const labels = await api('POST', `/v1.41/services/${webId}/update?version=${s2.Version.Index}`, { ...s2.Spec, Networks: [{ Target: 'net' }], TaskTemplate: { ...s2.Spec.TaskTemplate, ContainerSpec: { ...s2.Spec.TaskTemplate.ContainerSpec, Labels: { a: 'b' } } } });
     assert.deepEqual(json(labels).Warnings, ['TaskTemplate.ContainerSpec.Labels is not supported by shoal and was ignored', 'Networks is not supported by shoal and was ignored']);

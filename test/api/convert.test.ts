@@ -27,6 +27,7 @@ describe('Docker JSON <-> shoal objects', () => {
       Resources: { Limits: { NanoCPUs: 1e9, MemoryBytes: 2 ** 27 }, Reservations: { NanoCPUs: 1e8 } },
       RestartPolicy: { Condition: 'none', Delay: 1e9, MaxAttempts: 2, Window: 3e10 },
       Placement: { Constraints: ['node.labels.zone==a'], Preferences: [{ Spread: { SpreadDescriptor: 'node.labels.rack' } }], MaxReplicas: 1 },
+      ForceUpdate: 4,
     },
     Mode: { Global: {} },
     UpdateConfig: { Parallelism: 0, Delay: 2e9, FailureAction: 'continue', Monitor: 1e10, MaxFailureRatio: 0.25, Order: 'start-first' },
@@ -45,6 +46,7 @@ describe('Docker JSON <-> shoal objects', () => {
     assert.deepEqual(back.TaskTemplate.Resources, full.TaskTemplate.Resources);
     assert.deepEqual(back.TaskTemplate.RestartPolicy, full.TaskTemplate.RestartPolicy);
     assert.deepEqual(back.TaskTemplate.Placement, full.TaskTemplate.Placement);
+    assert.equal(back.TaskTemplate.ForceUpdate, 4);
     for (const k of Object.keys(full.TaskTemplate.ContainerSpec) as (keyof typeof full.TaskTemplate.ContainerSpec)[]) {
       assert.deepEqual(back.TaskTemplate.ContainerSpec[k], full.TaskTemplate.ContainerSpec[k], k);
     }
@@ -96,6 +98,7 @@ describe('Docker JSON <-> shoal objects', () => {
     assert.equal(dockerFieldMessage('task.restartPolicy.delayMs must be >= 0, got -1'), 'Spec.TaskTemplate.RestartPolicy.Delay must be >= 0, got -1');
     assert.equal(dockerFieldMessage('update.failureAction must be one of pause, continue, rollback, got "x"'), 'Spec.UpdateConfig.FailureAction must be one of pause, continue, rollback, got "x"');
     assert.equal(dockerFieldMessage('replicas must be 0 for a global service, got 3'), 'Spec.Mode.Replicated.Replicas must be 0 for a global service, got 3');
+    assert.equal(dockerFieldMessage('task.forceUpdate must be >= 0, got -1'), 'Spec.TaskTemplate.ForceUpdate must be >= 0, got -1');
     assert.equal(dockerFieldMessage('something else'), 'something else');
   });
 

@@ -134,6 +134,12 @@ describe('docker CLI against the local API (simulated control plane)', function 
     assert.ok(lines.length >= 5, r.stdout);
     for (const l of lines) assert.match(l, /^web\.[1-5]\.\w+@(sim-manager|worker-1)\s+\| line 0 of slot [1-5]$/);
     assert.match(r.stderr, /^web\.[1-5]\.\w+@(sim-manager|worker-1)\s+\| line 1 of slot [1-5]$/m);
+    // One task's logs: docker service logs <task id>.
+    const taskId = /^web\.\d\.(\w+)@/.exec(lines[0])![1];
+    const one = await docker.run(['service', 'logs', '--no-trunc', taskId]);
+    assert.equal(one.code, 0, one.stderr);
+    const mine = one.stdout.trim().split('\n');
+    assert.ok(mine.length >= 1 && mine.every((l) => l.includes(`.${taskId}`) || new RegExp(`^web\\.\\d\\.${taskId}`).test(l)), one.stdout);
   });
 
   it('service rm removes it', async () => {

@@ -18,6 +18,22 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** A 10.236.X.0/24 no interface of this host is on (another test run may hold the one this pid suggests). */
+function freeSubnet(start: number): string {
+  const used = new Set<number>();
+  for (const addrs of Object.values(os.networkInterfaces())) {
+    for (const a of addrs ?? []) {
+      const m = /^10\.236\.(\d+)\./.exec(a.address);
+      if (m !== null) used.add(Number(m[1]));
+    }
+  }
+  for (let i = 0; i < 250; i++) {
+    const x = (start + i * 10) % 250;
+    if (!used.has(x)) return `10.236.${x}.0/24`;
+  }
+  throw new Error('no free 10.236.X.0/24 subnet for a test bridge');
+}
+
 /**
  * One real shoald process with its own data root, socket, bridge, cgroup parent and loopback
  * gRPC port; `cleanup` ends it and everything it left (containers outlive shoald by design).
@@ -37,7 +53,7 @@ export class ShoaldProcess {
   /** `slot` (0-9) keeps several daemons of one test process apart. */
   constructor(slot: number) {
     this.bridgeName = `shapi${slot}${process.pid % 10000}`;
-    this.bridgeSubnet = `10.236.${(process.pid % 25) * 10 + slot}.0/24`;
+    this.bridgeSubnet = freeSubnet((process.pid % 25) * 10 + slot);
     this.cgroupParent = `shoal-test-api${slot}-${process.pid}`;
   }
 

@@ -157,7 +157,7 @@ describe('shoal CLI against a real shoald: swarm, services, stacks', function ()
   });
 
   it('service create --replicas 3 waits for convergence, printing plain lines on a non-terminal', async () => {
-    const r = await shoal('service', 'create', '--name', 'web', '--replicas', '3', '--update-monitor', '1s', '--rollback-monitor', '1s', '--entrypoint', 'sleep', 'busybox', '1000');
+    const r = await shoal('service', 'create', '--name', 'web', '--replicas', '3', '--update-monitor', '1s', '--rollback-monitor', '1s', '--stop-grace-period', '1s', '--entrypoint', 'sleep', 'busybox', '1000');
     exits(r, 0, 'service create');
     const out = lines(r.stdout);
     assert.match(out[0], /^[0-9a-z]{25}$/);
@@ -220,6 +220,9 @@ describe('shoal CLI against a real shoald: swarm, services, stacks', function ()
     assert.deepEqual(lines(ps.stdout), Array(5).fill('busybox:v2'));
     const all = await shoal('service', 'ps', 'web');
     assert.ok(rowsOf(all.stdout).some((row) => row[1].trim() === '\\_ web.1' && row[4] === 'Shutdown'), `history of slot 1 in:\n${all.stdout}`);
+    // The update waited for each replaced task to stop: none is still Running once it converged.
+    const history = rowsOf(all.stdout).filter((row) => row[1].trim().startsWith('\\_'));
+    assert.ok(history.length >= 5 && history.every((row) => row[4] === 'Shutdown' && row[5].startsWith('Shutdown ')), `replaced tasks shut down in:\n${all.stdout}`);
   });
 
   it('service rollback goes back to the previous image', async () => {
@@ -239,6 +242,21 @@ describe('shoal CLI against a real shoald: swarm, services, stacks', function ()
     assert.match(r.stderr, /^shoal service update: service rolled back: /);
     assert.match(r.stderr, /\nSee what happened with: shoal service ps --no-trunc web\n$/);
     assert.equal((await shoal('service', 'inspect', '--format', '{{.Spec.TaskTemplate.ContainerSpec.Image}} {{.UpdateStatus.State}}', 'web')).stdout, 'busybox rollback_completed\n');
+  });
+
+  it('service update --force replaces every task although the spec is unchanged', async () => {
+    const running = async (): Promise<string[]> => lines((await shoal('service', 'ps', '--filter', 'desired-state=running', '--format', '{{.ID}}', '--no-trunc', 'web')).stdout);
+    const before = await running();
+    assert.equal(before.length, 5);
+    const force = Number((await shoal('service', 'inspect', '--format', '{{.Spec.TaskTemplate.ForceUpdate}}', 'web')).stdout.trim());
+    const r = await shoal('service', 'update', '--force', 'web');
+    exits(r, 0, 'service update --force');
+    assert.equal(r.stderr, '', 'no warning');
+    assert.ok(lines(r.stdout).includes('overall progress: 5 out of 5 tasks'), r.stdout);
+    assert.equal((await shoal('service', 'inspect', '--format', '{{.Spec.TaskTemplate.ForceUpdate}} {{.Spec.TaskTemplate.ContainerSpec.Image}}', 'web')).stdout, `${force + 1} busybox\n`);
+    const after = await running();
+    assert.equal(after.length, 5);
+    assert.deepEqual(after.filter((id) => before.includes(id)), [], 'every task was replaced');
   });
 
   it('service create -d returns at once; service logs shows each task\'s output with its name', async () => {

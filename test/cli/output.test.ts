@@ -58,6 +58,12 @@ describe('shoal CLI: tables, json and templates', () => {
     const header = formatRows(rows, taskColumns, {}).split('\n')[0];
     assert.match(header, /^ID\s+NAME\s+IMAGE\s+NODE\s+DESIRED STATE\s+CURRENT STATE\s+ERROR\s+PORTS$/);
     assert.equal(taskRows(tasks, new Map(), new Map(), 0, true)[2].Error, '"task: non-zero exit (1) and a very long explanation"');
+    // A replaced task that reported SHUTDOWN after its replacement started stays under it: the newest created task leads.
+    const replaced = [
+      { ...task('bbbbbbbbbbbbbbbbbbbbbbbbb', 1, 'running', 'running', '2026-01-01T00:00:40Z'), CreatedAt: '2026-01-01T00:00:30Z' },
+      { ...task('aaaaaaaaaaaaaaaaaaaaaaaaa', 1, 'shutdown', 'shutdown', '2026-01-01T00:00:50Z'), CreatedAt: '2026-01-01T00:00:00Z' },
+    ];
+    assert.deepEqual(taskRows(replaced, new Map([[service.ID, 'web']]), new Map(), 0, false).map((r) => [r.ID, r.Name]), [['bbbbbbbbbbbb', 'web.1'], ['aaaaaaaaaaaa', ' \\_ web.1']]);
   });
 
   it('prints node ls with a star on this node and the leader\'s manager status', () => {

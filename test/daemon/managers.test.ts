@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ShoalError } from '../../src/types/errors';
-import { DaemonSet, runningTaskContainers, waitFor } from './helpers';
+import { DaemonSet, runningTaskContainers, sleep, waitFor } from './helpers';
 
 describe('shoald: a group of managers', function () {
   this.timeout(60_000);
@@ -85,5 +85,40 @@ describe('shoald: a group of managers', function () {
     const managers = await n2.daemon.backend.control().listNodes({ roles: ['manager'], names: [] });
     assert.equal(managers.length, 2);
     assert.ok(fs.existsSync(path.join(n2.dataRoot, 'certificates', 'ca.key')));
+  });
+
+  it('the leader of three managers restarts: another leads meanwhile, and it comes back as a follower serving control', async () => {
+    const n1 = await set.start('n1');
+    await n1.daemon.backend.swarmInit({ listenAddr: '', advertiseAddr: '', forceNewCluster: false });
+    const token = (await n1.daemon.backend.control().getCluster()).joinTokens.manager;
+    const n2 = await set.start('n2');
+    await n2.daemon.backend.swarmJoin({ remoteAddrs: [n1.addr], joinToken: token, listenAddr: '', advertiseAddr: '' });
+    const n3 = await set.start('n3');
+    await n3.daemon.backend.swarmJoin({ remoteAddrs: [n1.addr], joinToken: token, listenAddr: '', advertiseAddr: '' });
+    const svc = await n1.daemon.backend.control().createService({ name: 'kept', replicas: 3, task: { container: { image: 'busybox:latest', command: ['sleep', '1000'], stopGraceMs: 300 } } });
+    await waitFor(async () => (await n1.daemon.backend.control().listTasks({ serviceIds: [svc.id], nodeIds: [], desiredStates: [] })).filter((t) => t.status.state === 512).length === 3, '3 running tasks');
+    const before = (await n1.daemon.backend.containers.listContainers()).map((c) => c.id).sort();
+
+    await n1.daemon.stop();
+    const raft2 = n2.daemon.daemonBackend.swarmNode!.managerParts!.raft;
+    await waitFor(() => raft2.leaderId() !== 0 && n2.daemon.daemonBackend.swarmNode!.managerParts!.raft.peers().size === 3 && (raft2.isLeader() || n3.daemon.daemonBackend.swarmNode!.managerParts!.raft.isLeader()), 'n2 or n3 to lead');
+    await n1.restart();
+    const control = n1.daemon.backend.control();
+    const again = await waitFor(() => control.getService('kept'), 'control through the restarted manager');
+    assert.equal(again.id, svc.id);
+    await waitFor(() => n1.daemon.daemonBackend.swarmNode!.managerParts!.raft.leaderId() !== 0, 'the restarted manager to know the leader');
+    const managers = await waitFor(async () => {
+      const ms = await control.listNodes({ roles: ['manager'], names: [] });
+      return ms.filter((m) => m.managerStatus?.leader === true).length === 1 ? ms : undefined;
+    }, 'one leader among the managers');
+    assert.equal(managers!.length, 3);
+    // Its tasks run on in the same containers: none was made twice.
+    await waitFor(async () => (await control.getNode(n1.daemon.backend.swarmState().nodeId)).status.state === 'ready', 'n1\'s agent back');
+    await sleep(1000);
+    assert.equal((await control.listTasks({ serviceIds: [svc.id], nodeIds: [], desiredStates: [] })).filter((t) => t.status.state === 512).length, 3);
+    assert.deepEqual((await n1.daemon.backend.containers.listContainers()).map((c) => c.id).sort(), before);
+    // Writes from the restarted follower reach the new leader.
+    await control.removeService('kept');
+    await waitFor(async () => (await n1.daemon.backend.containers.listContainers()).filter((c) => c.status === 'running').length === 0, 'the tasks stopped on n1');
   });
 });

@@ -100,4 +100,19 @@ describe('shoald: restart on the same data root', function () {
       (e: unknown) => ShoalError.is(e, 'FailedPrecondition') && /damaged/.test((e as Error).message) && /swarm\.json is missing/.test((e as Error).message),
     );
   });
+
+  it('refuses to start a manager whose raft log is damaged, naming it, instead of starting empty', async () => {
+    const n1 = await set.start('n1');
+    await n1.daemon.backend.swarmInit({ listenAddr: '', advertiseAddr: '', forceNewCluster: false });
+    await n1.daemon.stop();
+    fs.rmSync(path.join(n1.dataRoot, 'raft', 'db', 'CURRENT'));
+    const cfg = {
+      dataRoot: n1.dataRoot, socketPath: '', runRoot: n1.dataRoot, listenAddr: n1.addr, advertiseAddr: '', metricsAddr: '',
+      logLevel: 'info' as const, eventsNats: '', labels: {},
+    };
+    await assert.rejects(
+      Daemon.start(cfg, { logger: testLogger('again'), tuning: { cgroupParent: n1.cgroupParent, taskNetwork: 'none' } }),
+      (e: unknown) => ShoalError.is(e) && (e as Error).message.includes(path.join(n1.dataRoot, 'raft')),
+    );
+  });
 });

@@ -34,6 +34,19 @@ describe('shoald: a single-node swarm', function () {
     assert.equal(info.images, 1);
     assert.deepEqual(await d.daemon.backend.containers.listContainers(), []);
     await assert.rejects(d.daemon.backend.swarmLeave(false), (e: unknown) => e instanceof FailedPreconditionError);
+
+    // Single containers run through the daemon's runtime and image store.
+    const c = d.daemon.backend.containers;
+    const id = await c.createContainer({ image: 'busybox:latest', cmd: ['echo', 'hello from shoald'], config: { network: 'none' } });
+    await c.startContainer(id);
+    const done = await c.waitContainer(id);
+    assert.equal(done.exitCode, 0);
+    assert.equal(done.image, 'busybox:latest');
+    const lines = [];
+    for await (const l of c.containerLogs(id, {})) lines.push(l.line);
+    assert.deepEqual(lines, ['hello from shoald']);
+    await c.removeContainer(id, false);
+    assert.equal((await d.daemon.backend.engine()).containersStopped, 0);
   });
 
   it('runs a replicated service of 3 busybox tasks in real containers, scales it to 1 and removes it', async () => {

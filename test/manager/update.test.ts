@@ -55,6 +55,66 @@ describe('rolling updates and spec checks', function () {
     assert.ok(h.running(r.svc.id).every((t) => t.spec.container.image === 'web:2'));
   });
 
+  it('an update that only bumps forceUpdate replaces every task, in batches of parallelism (docker service update --force)', async () => {
+    const r = await tenReplicas(28, { parallelism: 3, delayMs: 500, monitorMs: 200 });
+    h = r.h;
+    const before = new Set(h.running(r.svc.id).map((t) => t.id));
+    assert.equal(h.store().view.get('service', r.svc.id)!.spec.task.forceUpdate, 0, 'forceUpdate is 0 by default');
+    await h.updateService(r.svc.id, (s) => ({ ...s, task: { ...s.task, forceUpdate: s.task.forceUpdate + 1 } }));
+    assert.equal(h.store().view.get('service', r.svc.id)!.updateStatus?.state, 'updating', 'the bump alone starts an update');
+    await h.until(() => h!.store().view.get('service', r.svc.id)?.updateStatus?.state === 'completed', 60_000, 'update completed');
+    const fresh = h.tasks(r.svc.id).filter((t) => !before.has(t.id));
+    assert.equal(fresh.length, 10, 'one new task per slot');
+    assert.equal(new Set(fresh.map((t) => t.slot)).size, 10);
+    assert.ok(fresh.every((t) => t.spec.forceUpdate === 1 && t.spec.container.image === 'web:1'));
+    const batches = new Map<number, number>();
+    for (const t of fresh) batches.set(t.meta.createdAt, (batches.get(t.meta.createdAt) ?? 0) + 1);
+    assert.deepEqual([...batches.entries()].sort((a, b) => a[0] - b[0]).map(([, n]) => n), [3, 3, 3, 1]);
+    await h.until(() => h!.running(r.svc.id).length === 10 && h!.running(r.svc.id).every((t) => !before.has(t.id)), 20_000, 'only new tasks running');
+    // An update that changes nothing (forceUpdate unchanged) replaces nothing.
+    const now = new Set(h.running(r.svc.id).map((t) => t.id));
+    await h.updateService(r.svc.id, (s) => ({ ...s, labels: { touched: 'yes' } }));
+    await h.run(3000);
+    assert.deepEqual(new Set(h.running(r.svc.id).map((t) => t.id)), now);
+  });
+
+  it('stop-first starts a slot\'s new task only after its old task stopped, so two tasks of a slot never run at once', async () => {
+    h = await Harness.create(29);
+    // Old tasks take 3 s to stop (a container that ignores SIGTERM until its grace period ends).
+    for (let i = 0; i < 2; i++) await h.addNode({}, { stopDelayMs: 3000 });
+    const svc = await h.createService({ name: 'web', replicas: 4, task: { container: { image: 'web:1' } }, update: { parallelism: 2, monitorMs: 500 } });
+    await h.until(() => h!.running(svc.id).length === 4, 20_000, '4 running');
+    const before = new Set(h.tasks(svc.id).map((t) => t.id));
+    const stoppedAt = new Map<number, number>(); // slot -> when its old task reported SHUTDOWN
+    const startedAt = new Map<number, number>(); // slot -> when its new task reported STARTING
+    const maxAlive = new Map<number, number>(); // slot -> most tasks STARTING or RUNNING at once
+    const unwatch = h.store().watch((e) => {
+      for (const c of e.changes) {
+        if (c.kind !== 'task' || c.after === undefined) continue;
+        const t = c.after as Task;
+        if (before.has(t.id) && t.status.state === TaskState.SHUTDOWN && !stoppedAt.has(t.slot)) stoppedAt.set(t.slot, t.status.timestamp);
+        if (!before.has(t.id) && t.status.state === TaskState.STARTING && !startedAt.has(t.slot)) startedAt.set(t.slot, t.status.timestamp);
+      }
+      for (let slot = 1; slot <= 4; slot++) {
+        const alive = h!.store().view.tasksOfSlot(svc.id, slot).filter((t) => t.status.state >= TaskState.STARTING && t.status.state <= TaskState.RUNNING).length;
+        maxAlive.set(slot, Math.max(maxAlive.get(slot) ?? 0, alive));
+      }
+    });
+    try {
+      await h.updateService(svc.id, (s) => ({ ...s, task: { ...s.task, container: { ...s.task.container, image: 'web:2' } } }));
+      await h.until(() => h!.store().view.get('service', svc.id)?.updateStatus?.state === 'completed', 60_000, 'update completed');
+    } finally {
+      unwatch();
+    }
+    for (let slot = 1; slot <= 4; slot++) {
+      assert.ok(stoppedAt.has(slot) && startedAt.has(slot), `slot ${slot}: old stopped and new started`);
+      assert.ok(startedAt.get(slot)! >= stoppedAt.get(slot)!, `slot ${slot}: new task started at ${startedAt.get(slot)} before the old one stopped at ${stoppedAt.get(slot)}`);
+      assert.equal(maxAlive.get(slot), 1, `slot ${slot} ran two tasks at once`);
+    }
+    assert.ok(h.tasks(svc.id).filter((t) => before.has(t.id)).every((t) => t.status.state === TaskState.SHUTDOWN), 'every old task reported SHUTDOWN by the end of the update');
+    assert.equal(h.running(svc.id).filter((t) => t.spec.container.image === 'web:2').length, 4);
+  });
+
   it('start-first keeps every slot running during the update', async () => {
     const r = await tenReplicas(22, { parallelism: 3, order: 'start-first', monitorMs: 0 });
     h = r.h;
@@ -141,6 +201,8 @@ describe('rolling updates and spec checks', function () {
       [{ name: 'a', task: { container: { image: 'x' }, placement: { constraints: ['node.labels.zone=b'] } } }, /^task\.placement\.constraints\[0\] must be <key>==<value>.*, got "node\.labels\.zone=b"$/],
       [{ name: 'a', task: { container: { image: 'x' }, restartPolicy: { condition: 'sometimes' } } }, /^task\.restartPolicy\.condition must be one of none, on-failure, any, got "sometimes"$/],
       [{ name: 'a', task: { container: { image: 'x' } }, update: { parallelism: 1.5 } }, /^update\.parallelism must be an integer, got 1\.5$/],
+      [{ name: 'a', task: { container: { image: 'x' }, forceUpdate: -1 } }, /^task\.forceUpdate must be >= 0, got -1$/],
+      [{ name: 'a', task: { container: { image: 'x' }, forceUpdate: 0.5 } }, /^task\.forceUpdate must be an integer, got 0\.5$/],
       [{ name: 'a', task: { container: { image: 'x' } }, update: { maxFailureRatio: 2 } }, /^update\.maxFailureRatio must be between 0 and 1, got 2$/],
       [{ name: 'a', task: { container: { image: 'x' }, resources: { reservations: 'lots' } } }, /^task\.resources\.reservations must be an object, got "lots"$/],
       [{ name: 'a', task: { container: { image: 'x', command: 'ls' } } }, /^task\.container\.command must be a list of strings, got "ls"$/],

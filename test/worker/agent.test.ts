@@ -211,6 +211,48 @@ describe('worker agent with a real dispatcher over mTLS and the real runtime', f
     await waitFor(() => containersOf(w!.rt, t).length === 0, 'the container removed once the task is gone');
   });
 
+  it('a rolling update (stop-first, forced) stops the old container (SIGKILL after its grace period, SHUTDOWN with exit code 137) before the new one starts; service rm leaves no container or task', async () => {
+    // The task ignores SIGTERM, as `sleep` does as a container's PID 1: only the SIGKILL after the grace period ends it.
+    const s0 = await createService(h.store(), h.random, {
+      name: 'rolling', replicas: 1,
+      task: { container: { image: 'busybox', command: ['sh', '-c', 'trap "" TERM; while :; do sleep 0.05; done'], stopGraceMs: 700 } },
+      update: { monitorMs: 200 },
+    });
+    const sid = s0.id;
+    await waitFor(() => stateOf(sid) === TaskState.RUNNING, 'the task RUNNING in the store');
+    const old = tasksOf(sid)[0];
+    const oldContainer = old.status.containerId;
+    let oldStatusWhenNewStarted = '';
+    const unwatch = h.store().watch((e) => {
+      for (const c of e.changes) {
+        const t = c.after as Task | undefined;
+        if (c.kind === 'task' && t !== undefined && t.id !== old.id && t.status.state >= TaskState.STARTING && oldStatusWhenNewStarted === '') {
+          oldStatusWhenNewStarted = w!.rt.inspect(oldContainer).status;
+        }
+      }
+    });
+    try {
+      const s = h.store().view.get('service', sid)!;
+      await updateService(h.store(), h.clock, sid, s.meta.version, { ...s.spec, task: { ...s.spec.task, forceUpdate: 1 } });
+      await waitFor(() => h.store().view.get('service', sid)?.updateStatus?.state === 'completed', 'the update completed');
+    } finally {
+      unwatch();
+    }
+    const after = h.store().view.get('task', old.id)!;
+    assert.deepEqual([after.desiredState, after.status.state, after.status.exitCode], [TaskState.SHUTDOWN, TaskState.SHUTDOWN, 137], 'the old task is SHUTDOWN with its exit code');
+    assert.equal(oldStatusWhenNewStarted, 'exited', `the old container had exited when the new task started; tasks: ${JSON.stringify(tasksOf(sid).map((t) => [t.id, t.desiredState, t.status]))}`);
+    const fresh = tasksOf(sid).filter((t) => t.id !== old.id);
+    assert.equal(fresh.length, 1);
+    assert.deepEqual([fresh[0].spec.forceUpdate, fresh[0].desiredState, fresh[0].status.state], [1, TaskState.RUNNING, TaskState.RUNNING]);
+    assert.ok(fresh[0].status.timestamp >= after.status.timestamp, 'started after the old one stopped');
+    assert.deepEqual([old, fresh[0]].flatMap((t) => containersOf(w!.rt, t)).filter((c) => c.status === 'running').map((c) => c.id), [fresh[0].status.containerId], 'one container runs');
+
+    await removeService(h.store(), sid);
+    await waitFor(() => tasksOf(sid).length === 0, 'the tasks of the removed service gone from the store');
+    await waitFor(() => [old, fresh[0]].every((t) => containersOf(w!.rt, t).length === 0), 'their containers removed');
+    assert.equal(h.store().view.get('task', fresh[0].id), undefined);
+  });
+
   it('reports COMPLETE for exit 0 and FAILED with the exit code for exit 3', async () => {
     const ok = await service('ok', { container: { image: 'busybox', command: ['sh', '-c', 'exit 0'] } });
     const bad = await service('bad', { container: { image: 'busybox', command: ['sh', '-c', 'exit 3'] } });

@@ -49,6 +49,20 @@ describe('worker task controller (pure decisions)', () => {
     assert.deepEqual(e.statuses.map((x) => [x.state, x.exitCode]), [[TaskState.SHUTDOWN, 143]]);
   });
 
+  it('holds a task whose desired state is READY (a stop-first replacement) prepared but not started, and starts it when told RUNNING', () => {
+    const held = run(st(TaskState.ASSIGNED, TaskState.READY), [{ kind: 'assigned' }, { kind: 'prepared', containerId: 'c1' }]);
+    assert.deepEqual(held.states, [TaskState.ACCEPTED, TaskState.PREPARING, TaskState.READY]);
+    assert.deepEqual(held.actions, ['prepare'], 'nothing started');
+    const go = decide({ status: held.last, desiredState: TaskState.RUNNING, stopGraceMs: 2500, now: 200 }, { kind: 'desired', desiredState: TaskState.RUNNING });
+    assert.deepEqual([go.statuses.map((x) => [x.state, x.containerId]), go.actions.map((a) => a.kind)], [[[TaskState.STARTING, 'c1']], ['start']]);
+    // Told to shut down instead, it never starts and its container goes.
+    const stop = decide({ status: held.last, desiredState: TaskState.SHUTDOWN, stopGraceMs: 2500, now: 200 }, { kind: 'desired', desiredState: TaskState.SHUTDOWN });
+    assert.deepEqual([stop.statuses.map((x) => x.state), stop.actions.map((a) => a.kind)], [[TaskState.SHUTDOWN], ['remove']]);
+    // After an agent restart its created container is left unstarted.
+    const again = decide(st(TaskState.READY, TaskState.READY, { containerId: 'c1' }), { kind: 'attached', container: { status: 'created', id: 'c1' } });
+    assert.deepEqual([again.statuses, again.actions], [[], []]);
+  });
+
   it('shuts down a task that has not started without starting it', () => {
     assert.deepEqual(decide(st(TaskState.PREPARING), { kind: 'desired', desiredState: TaskState.SHUTDOWN }).statuses.map((x) => x.state), [TaskState.SHUTDOWN]);
     const p = decide(st(TaskState.PREPARING, TaskState.SHUTDOWN), { kind: 'prepared', containerId: 'c' });

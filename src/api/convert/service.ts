@@ -44,8 +44,8 @@ export function taskSpecFromDocker(v: unknown, path: string): SpecInput<TaskSpec
   const res = obj(t.Resources, `${path}.Resources`);
   const rp = obj(t.RestartPolicy, `${path}.RestartPolicy`);
   const pl = obj(t.Placement, `${path}.Placement`);
-  optInt(t.ForceUpdate, `${path}.ForceUpdate`, 0);
   return {
+    forceUpdate: optInt(t.ForceUpdate, `${path}.ForceUpdate`, 0),
     container: defined({
       image: optStr(c.Image, `${cp}.Image`),
       command: optStrList(c.Command, `${cp}.Command`),
@@ -137,6 +137,7 @@ const FIELD_NAMES: readonly [RegExp, string][] = [
   [/^task\.resources\.reservations\./, 'TaskTemplate.Resources.Reservations.'],
   [/^task\.restartPolicy\./, 'TaskTemplate.RestartPolicy.'],
   [/^task\.placement\./, 'TaskTemplate.Placement.'],
+  [/^task\.forceUpdate\b/, 'TaskTemplate.ForceUpdate'],
   [/^update\./, 'UpdateConfig.'],
   [/^rollback\./, 'RollbackConfig.'],
   [/^endpoint\.ports/, 'EndpointSpec.Ports'],
@@ -188,7 +189,7 @@ export function taskSpecToDocker(t: TaskSpec): JsonObject {
     Resources: { Limits: resourcesTo(t.resources.limits), Reservations: resourcesTo(t.resources.reservations) },
     RestartPolicy: { Condition: rp.condition, Delay: ns(rp.delayMs), MaxAttempts: rp.maxAttempts, Window: ns(rp.windowMs) },
     Placement: placement,
-    ForceUpdate: 0,
+    ForceUpdate: t.forceUpdate,
     Runtime: 'container',
   };
 }

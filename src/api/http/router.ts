@@ -47,7 +47,7 @@ export interface Route {
   readonly handler: Handler;
 }
 
-/** The route for method and path, with its params; `allowed` lists the methods that match the path otherwise. */
+/** The route for method and path, with its params; pathKnown says whether the path matched under another method. */
 export function findRoute(routes: readonly Route[], method: string, path: string): { route?: Route; params: string[]; pathKnown: boolean } {
   let pathKnown = false;
   for (const r of routes) {

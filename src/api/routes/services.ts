@@ -1,6 +1,6 @@
 import { InvalidArgumentError, ShoalError } from '../../types/errors';
 import { TaskState, type Service, type Task } from '../../types/objects';
-import type { ControlOps } from '../backend';
+import type { ControlOps, ServiceLogLine } from '../backend';
 import { dockerFieldMessage, serviceSpecFromDocker, serviceToDocker, type ServiceStatusCounts } from '../convert/service';
 import { qBool, qFilters, qInt, readJson, sendJson } from '../http/io';
 import type { RequestContext, Route } from '../http/router';
@@ -50,11 +50,9 @@ function nonEmpty(v: unknown): boolean {
   return Array.isArray(v) ? v.length > 0 : typeof v === 'object' && v !== null && Object.keys(v).length > 0;
 }
 
-/** Warnings for what shoal ignores; Docker's --force bumps TaskTemplate.ForceUpdate, which shoal's specs lack. */
+/** Warnings for what shoal ignores. */
 function specWarnings(body: unknown): string[] | null {
   const out = UNSUPPORTED.filter((field) => nonEmpty(at(body, field))).map((field) => `${field} is not supported by shoal and was ignored`);
-  const force = at(body, 'TaskTemplate.ForceUpdate');
-  if (typeof force === 'number' && force > 0) out.push('ForceUpdate is not supported by shoal: tasks whose spec is unchanged were not restarted');
   return out.length > 0 ? out : null;
 }
 
@@ -107,10 +105,10 @@ async function remove(ctx: RequestContext): Promise<void> {
   ctx.res.end();
 }
 
-async function logs(ctx: RequestContext): Promise<void> {
+/** Streams a service's log lines that pass keep, in Docker's multiplexed format with the swarm details. */
+export async function streamServiceLogs(ctx: RequestContext, serviceId: string, keep: (l: ServiceLogLine) => boolean): Promise<void> {
   const q = parseLogQuery(ctx.query);
-  const s = await findService(controlOf(ctx.backend), ctx.params[0]);
-  const lines = ctx.backend.serviceLogs(s.id, { follow: q.follow, timestamps: q.timestamps, ...(q.tail !== undefined ? { tail: q.tail } : {}), ...(q.sinceMs !== undefined ? { sinceMs: q.sinceMs } : {}) }, ctx.signal);
+  const lines = ctx.backend.serviceLogs(serviceId, { follow: q.follow, timestamps: q.timestamps, ...(q.tail !== undefined ? { tail: q.tail } : {}), ...(q.sinceMs !== undefined ? { sinceMs: q.sinceMs } : {}) }, ctx.signal);
   const it = lines[Symbol.asyncIterator]();
   try {
     // Without follow the first line (or the end) comes before the headers, so a failure is still a proper
@@ -120,7 +118,7 @@ async function logs(ctx: RequestContext): Promise<void> {
     if (!q.follow) startStream(ctx.res, 'application/vnd.docker.raw-stream');
     while (next.done !== true && !ctx.signal.aborted) {
       const l = next.value;
-      const f = logFrame(l, q, { 'com.docker.swarm.node.id': l.nodeId, 'com.docker.swarm.service.id': l.serviceId, 'com.docker.swarm.task.id': l.taskId });
+      const f = keep(l) ? logFrame(l, q, { 'com.docker.swarm.node.id': l.nodeId, 'com.docker.swarm.service.id': l.serviceId, 'com.docker.swarm.task.id': l.taskId }) : undefined;
       if (f !== undefined) await writeChunk(ctx.res, f, ctx.signal);
       next = await it.next();
     }
@@ -128,6 +126,12 @@ async function logs(ctx: RequestContext): Promise<void> {
     await it.return?.();
   }
   ctx.res.end();
+}
+
+async function logs(ctx: RequestContext): Promise<void> {
+  parseLogQuery(ctx.query);
+  const s = await findService(controlOf(ctx.backend), ctx.params[0]);
+  await streamServiceLogs(ctx, s.id, () => true);
 }
 
 /** `/services`: list with filters (and task counts), create, inspect, update (with version, rollback), remove, logs. */

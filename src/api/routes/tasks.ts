@@ -3,8 +3,11 @@ import { TaskState, type Service, type Task, type TaskSpec } from '../../types/o
 import { taskToDocker } from '../convert/task';
 import { qFilters, sendJson } from '../http/io';
 import type { RequestContext, Route } from '../http/router';
+import type { ControlOps } from '../backend';
 import { findNode } from './nodes';
-import { findService } from './services';
+import { resolveRef } from './resolve';
+import { parseLogQuery } from './logs-format';
+import { findService, streamServiceLogs } from './services';
 import { controlOf } from './swarm';
 
 const TASK_FILTERS = ['id', 'name', 'service', 'node', 'label', 'desired-state', '_up-to-date'];
@@ -57,12 +60,25 @@ async function list(ctx: RequestContext): Promise<void> {
   sendJson(ctx.res, 200, out.map(taskToDocker));
 }
 
-async function inspect(ctx: RequestContext): Promise<void> {
-  sendJson(ctx.res, 200, taskToDocker(await controlOf(ctx.backend).getTask(ctx.params[0])));
+/** A task by id or unique id prefix (the CLI shows 12 characters). */
+function findTask(ops: ControlOps, ref: string): Promise<Task> {
+  return resolveRef(ref, 'task', (r) => ops.getTask(r), () => ops.listTasks({ serviceIds: [], nodeIds: [], desiredStates: [] }));
 }
 
-/** `/tasks`: list with filters, inspect. */
+async function inspect(ctx: RequestContext): Promise<void> {
+  sendJson(ctx.res, 200, taskToDocker(await findTask(controlOf(ctx.backend), ctx.params[0])));
+}
+
+/** One task's logs (`docker service logs <task id>`): its service's, filtered to the task. */
+async function logs(ctx: RequestContext): Promise<void> {
+  parseLogQuery(ctx.query);
+  const t = await findTask(controlOf(ctx.backend), ctx.params[0]);
+  await streamServiceLogs(ctx, t.serviceId, (l) => l.taskId === t.id);
+}
+
+/** `/tasks`: list with filters, inspect, logs. */
 export const taskRoutes: readonly Route[] = [
   { method: 'GET', path: /^\/tasks$/, handler: list },
   { method: 'GET', path: /^\/tasks\/([^/]+)$/, handler: inspect },
+  { method: 'GET', path: /^\/tasks\/([^/]+)\/logs$/, handler: logs },
 ];

@@ -2,7 +2,7 @@ import type { Clock } from '../../types/clock';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../../types/errors';
 import { NEW_META, newObjectId, serviceSpecWithDefaults, validateServiceSpec, type Service, type ServiceSpec, type SpecInput } from '../../types/objects';
 import type { Random } from '../../types/random';
-import { canonicalJson } from '../orchestrator/new-task';
+import { taskSpecKey } from '../orchestrator/new-task';
 import type { Store } from '../store/store';
 
 /** The parts of a service spec that must be objects when given (defaults are merged into them). */
@@ -36,8 +36,8 @@ export async function createService(store: Store, random: Random, input: SpecInp
 }
 
 /**
- * Replaces a service's spec, read at `version` (a stale version is refused). A change of the task
- * spec starts a rolling update and keeps the old spec for rollback; `rollback` goes back to it.
+ * Replaces a service's spec, read at `version` (a stale version is refused), keeping the old spec
+ * for rollback; a change of the task spec starts a rolling update; `rollback` goes back to it.
  */
 export async function updateService(store: Store, clock: Clock, id: string, version: number, input: SpecInput<ServiceSpec> | null, opts: { rollback?: boolean } = {}): Promise<Service> {
   const current = store.view.get('service', id);
@@ -51,9 +51,12 @@ export async function updateService(store: Store, clock: Clock, id: string, vers
   } else {
     const spec = normalized(input ?? {});
     if (spec.mode !== current.spec.mode) throw new InvalidArgumentError(`mode cannot change from ${current.spec.mode} to ${spec.mode}`, { hint: 'remove the service and create it again' });
-    const taskChanged = canonicalJson(spec.task) !== canonicalJson(current.spec.task);
-    next = { ...current, meta: { ...current.meta, version }, spec };
-    if (taskChanged) next = { ...next, previousSpec: current.spec, updateStatus: { state: 'updating', startedAt: now, completedAt: 0, message: 'update in progress' } };
+    const taskChanged = taskSpecKey(spec.task) !== taskSpecKey(current.spec.task);
+    // As Docker: every update keeps the spec it replaces (a scale can be rolled back too) and
+    // clears the last update's status; a task change starts a new rolling update.
+    const { updateStatus: _last, ...rest } = current;
+    next = { ...rest, meta: { ...current.meta, version }, spec, previousSpec: current.spec };
+    if (taskChanged) next = { ...next, updateStatus: { state: 'updating', startedAt: now, completedAt: 0, message: 'update in progress' } };
   }
   await store.write([{ op: 'update', target: { kind: 'service', object: next } }]);
   return store.view.get('service', id) ?? next;

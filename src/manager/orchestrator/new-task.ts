@@ -45,10 +45,13 @@ export function canonicalJson(v: unknown): string {
  */
 const specKeys = new WeakMap<object, string>();
 
-/** The canonical JSON of a task spec, memoized per spec object. */
+/**
+ * The canonical JSON of a task spec, memoized per spec object. forceUpdate 0 is left out, so that
+ * specs stored before the field existed compare equal to the same spec with it at its default.
+ */
 export function taskSpecKey(spec: Task['spec']): string {
   let key = specKeys.get(spec);
-  if (key === undefined) specKeys.set(spec, (key = canonicalJson(spec)));
+  if (key === undefined) specKeys.set(spec, (key = canonicalJson(spec.forceUpdate === 0 ? { ...spec, forceUpdate: undefined } : spec)));
   return key;
 }
 

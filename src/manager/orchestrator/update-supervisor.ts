@@ -5,16 +5,13 @@ import { isTaskDirty, newTask } from './new-task';
 import type { Plan } from './plan';
 import { taskFailed } from './restart-policy';
 import { isRunnable } from './slot-tasks';
+import { slotKey } from './stop-first';
 
 /** True while an update or a rollback of the service is in progress. */
 export function isRolling(s: Service): boolean {
   return s.updateStatus?.state === 'updating' || s.updateStatus?.state === 'rollback_started';
 }
 
-/** Where a task sits: its slot for replicated services, its node for global ones. */
-function slotKey(t: Task): string {
-  return t.slot !== 0 ? `slot:${String(t.slot).padStart(10, '0')}` : `node:${t.nodeId}`;
-}
 
 interface SlotView { key: string; dirty: Task[]; fresh: Task[] }
 
@@ -70,6 +67,10 @@ export function superviseUpdate(view: MemoryStore, plan: Plan, service: Service,
       continue;
     }
     const done = v.fresh.some((t) => settled(t, cfg, nowMs)) || failedSlots.has(v.key);
+    if (v.fresh.some((t) => t.desiredState === TaskState.READY)) {
+      // stop-first: the replacement waits at READY for the old task, which must stop (a write lost to another decision is made again here).
+      for (const t of v.dirty) plan.updateTask({ ...t, desiredState: TaskState.SHUTDOWN });
+    }
     if (!done) {
       inFlight++;
       for (const t of v.fresh) if (t.status.state === TaskState.RUNNING) plan.wakeAt(t.status.timestamp + cfg.monitorMs);
@@ -94,8 +95,14 @@ export function superviseUpdate(view: MemoryStore, plan: Plan, service: Service,
 
 function startSlot(plan: Plan, service: Service, v: SlotView, cfg: UpdateConfig, random: Random, nowMs: number): void {
   const old = v.dirty[0];
-  plan.createTask(newTask(service, random, nowMs, { slot: old.slot, nodeId: old.slot === 0 ? old.nodeId : '' }, old.restartHistoryMs));
-  if (cfg.order === 'stop-first') for (const t of v.dirty) plan.updateTask({ ...t, desiredState: TaskState.SHUTDOWN });
+  const task = newTask(service, random, nowMs, { slot: old.slot, nodeId: old.slot === 0 ? old.nodeId : '' }, old.restartHistoryMs);
+  if (cfg.order === 'start-first') {
+    plan.createTask(task);
+    return;
+  }
+  // stop-first: the new task is prepared but starts only once the old one stopped (see startReplacements).
+  plan.createTask({ ...task, desiredState: TaskState.READY });
+  for (const t of v.dirty) plan.updateTask({ ...t, desiredState: TaskState.SHUTDOWN });
 }
 
 function failUpdate(plan: Plan, service: Service, culprit: Task, cfg: UpdateConfig, nowMs: number): void {

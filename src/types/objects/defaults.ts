@@ -25,6 +25,7 @@ export function taskSpecWithDefaults(t: SpecInput<TaskSpec> = {}): TaskSpec {
     },
     restartPolicy: { condition: 'any', delayMs: 5000, maxAttempts: 0, windowMs: 0, ...t.restartPolicy },
     placement: { constraints: [], preferences: [], maxReplicas: 0, ...t.placement },
+    forceUpdate: t.forceUpdate ?? 0,
   };
 }
 

@@ -49,6 +49,11 @@ export interface TaskSpec {
   readonly resources: { readonly limits: Resources; readonly reservations: Resources };
   readonly restartPolicy: RestartPolicy;
   readonly placement: Placement;
+  /**
+   * A counter with no meaning of its own: changing it makes every task of the service differ from
+   * the spec, so an update replaces them all (Docker's `service update --force`). 0 by default.
+   */
+  readonly forceUpdate: number;
 }
 
 /** How a rolling update (or rollback) proceeds. parallelism 0 = all at once. */

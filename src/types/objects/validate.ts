@@ -73,6 +73,7 @@ function validateTaskSpec(t: TaskSpec): void {
     if (typeof p.spread !== 'string' || !/^node\.labels\.[^\s]+$/.test(p.spread)) fail(`task.placement.preferences[${i}].spread`, 'must be node.labels.<key>', p.spread);
   });
   int('task.placement.maxReplicas', t.placement.maxReplicas, 0);
+  int('task.forceUpdate', t.forceUpdate, 0);
 }
 
 function validateUpdateConfig(field: string, u: UpdateConfig): void {

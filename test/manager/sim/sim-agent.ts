@@ -120,7 +120,14 @@ export class SimAgent {
       }
       return;
     }
-    if (l.state !== TaskState.ASSIGNED || l.timer !== null) return;
+    if (l.timer !== null) return;
+    if (l.state === TaskState.ASSIGNED && t.desiredState < TaskState.RUNNING) {
+      // Prepared, and held until the manager says run (a stop-first replacement).
+      this.report(l, TaskState.READY, 0, 'prepared');
+      return;
+    }
+    if (l.state !== TaskState.ASSIGNED && l.state !== TaskState.READY) return;
+    if (t.desiredState !== TaskState.RUNNING) return;
     this.report(l, TaskState.STARTING, 0, 'starting');
     const fails = this.opts.failingImages.has(t.spec.container.image);
     l.timer = this.clock.setTimer(this.opts.startDelayMs, () => {
