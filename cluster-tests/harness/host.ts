@@ -248,8 +248,9 @@ export class Host {
   async drop(direction: DropDirection, peer?: Host): Promise<void> {
     const other = peer?.ip ?? this.subnet;
     const rules: string[][] = [];
-    if (direction !== 'out') rules.push(['INPUT', '-s', other, '-j', 'DROP']);
-    if (direction !== 'in') rules.push(['OUTPUT', '-d', other, '-j', 'DROP']);
+    // A cut-off machine still talks to itself: its own address is reached over lo, which stays open.
+    if (direction !== 'out') rules.push(['INPUT', '!', '-i', 'lo', '-s', other, '-j', 'DROP']);
+    if (direction !== 'in') rules.push(['OUTPUT', '!', '-o', 'lo', '-d', other, '-j', 'DROP']);
     for (const r of rules) {
       const spec = [...r.slice(0, 1), '-m', 'comment', '--comment', 'shltst', ...r.slice(1)];
       await must(this.nsPrefix()[0], [...this.nsPrefix().slice(1), 'iptables', '-w', '-I', ...spec]);
@@ -277,7 +278,7 @@ export class Host {
       await must('tc', ['-n', this.ns, 'qdisc', 'replace', 'dev', 'eth0', 'root', 'tbf', 'rate', `${imp.rateKbit}kbit`, 'burst', '1600', 'latency', '5s']);
     }
     if (imp.lossPercent !== undefined) {
-      const spec = ['OUTPUT', '-m', 'comment', '--comment', 'shltst', '-d', this.subnet, '-m', 'statistic', '--mode', 'random', '--probability', String(imp.lossPercent / 100), '-j', 'DROP'];
+      const spec = ['OUTPUT', '-m', 'comment', '--comment', 'shltst', '!', '-o', 'lo', '-d', this.subnet, '-m', 'statistic', '--mode', 'random', '--probability', String(imp.lossPercent / 100), '-j', 'DROP'];
       await must(this.nsPrefix()[0], [...this.nsPrefix().slice(1), 'iptables', '-w', '-I', ...spec]);
       this.iptablesLoss = spec;
     }

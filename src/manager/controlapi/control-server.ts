@@ -88,6 +88,12 @@ async function serve(opts: ControlServerOptions, local: Record<ControlMethod, (r
     // Relay the leader's answer as it was: its message already names the bad field or object.
     const e = shoalErrorOf(err as grpc.ServiceError, `forwarded ${method}`);
     const details = (err as Partial<grpc.ServiceError>).details;
+    if (e.code === 'Unavailable' || e.code === 'DeadlineExceeded') {
+      // The leader did not answer: most often this manager is cut off from the others, and then
+      // no write can be committed here (no quorum) until the network heals.
+      throw new UnavailableError(`the leader did not answer (this manager may have lost contact with a quorum of managers): ${typeof details === 'string' && details !== '' ? details : e.message}`,
+        { cause: err, hint: 'retry on another manager, or once the managers can reach each other' });
+    }
     throw new ShoalError(e.code, typeof details === 'string' && details !== '' ? details : e.message, { cause: err, hint: e.hint });
   }
 }

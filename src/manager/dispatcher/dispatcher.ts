@@ -265,9 +265,16 @@ export class Dispatcher {
       if (r.status.state === t.status.state && r.status.timestamp === t.status.timestamp) continue;
       updates.push(patchTask(t, { status: r.status }));
     }
-    const out = await this.store.writeBatched(updates);
-    if (out.errors.length > 0 && this.running) {
-      // A conflict means the manager changed the task meanwhile; the report is re-applied on top of it.
+    // The agent was acknowledged when the report was queued, so a report must not be lost here: a
+    // conflict (the manager changed the task meanwhile) or a proposal that could not commit (a
+    // dropped or timed-out Raft proposal) puts the batch back, re-applied on top of the store.
+    let failed: boolean;
+    try {
+      failed = (await this.store.writeBatched(updates)).errors.length > 0;
+    } catch {
+      failed = true;
+    }
+    if (failed && this.running) {
       for (const [taskId, r] of batch) if (!this.reports.has(taskId)) this.reports.set(taskId, r);
       if (this.statusTimer === null) this.statusTimer = this.clock.setTimer(this.opts.statusFlushMs, () => void this.flushStatus());
     }
