@@ -41,8 +41,9 @@ function withStatus(s: Service, st: Partial<UpdateStatus>): Service {
  * One step of a rolling update or rollback (pure). All progress lives in the store: a slot is done
  * when it runs a task of the current spec, so a new leader resumes without updating a slot twice
  * or skipping one. Slots go in batches of `parallelism`; the next batch starts `delay` after the
- * last one settled (running for `monitor`). Failures of tasks started by this update beyond
- * `maxFailureRatio` trigger the failure action.
+ * last one's tasks run, as SwarmKit's updater does. `monitor` is the window in which a task
+ * started by this update still counts as failed: the update completes only once the last task has
+ * held RUNNING for it, and failures beyond `maxFailureRatio` trigger the failure action.
  */
 export function superviseUpdate(view: MemoryStore, plan: Plan, service: Service, random: Random, nowMs: number): void {
   if (!isRolling(service) || plan.has(service.id)) return;
@@ -59,34 +60,42 @@ export function superviseUpdate(view: MemoryStore, plan: Plan, service: Service,
   // With failureAction continue, a slot whose new task failed counts as done: the update moves on.
   const failedSlots = new Set(cfg.failureAction === 'continue' ? failed.map(slotKey) : []);
   let inFlight = 0;
-  let lastSettledMs = startedAt;
+  let unsettled = false;
+  let lastRunningMs = startedAt;
   const dirty: SlotView[] = [];
   for (const v of slots) {
     if (v.fresh.length === 0) {
       if (v.dirty.some((t) => t.status.state <= TaskState.RUNNING)) dirty.push(v);
       continue;
     }
-    const done = v.fresh.some((t) => settled(t, cfg, nowMs)) || failedSlots.has(v.key);
+    const done = v.fresh.some((t) => t.status.state === TaskState.RUNNING) || failedSlots.has(v.key);
     if (v.fresh.some((t) => t.desiredState === TaskState.READY)) {
       // stop-first: the replacement waits at READY for the old task, which must stop (a write lost to another decision is made again here).
       for (const t of v.dirty) plan.updateTask({ ...t, desiredState: TaskState.SHUTDOWN });
     }
     if (!done) {
       inFlight++;
-      for (const t of v.fresh) if (t.status.state === TaskState.RUNNING) plan.wakeAt(t.status.timestamp + cfg.monitorMs);
       continue;
     }
-    for (const t of v.fresh) if (t.meta.createdAt >= startedAt) lastSettledMs = Math.max(lastSettledMs, t.status.timestamp + cfg.monitorMs);
+    for (const t of v.fresh) {
+      if (t.meta.createdAt < startedAt) continue;
+      lastRunningMs = Math.max(lastRunningMs, t.status.timestamp);
+      if (t.status.state === TaskState.RUNNING && !settled(t, cfg, nowMs)) {
+        unsettled = true;
+        plan.wakeAt(t.status.timestamp + cfg.monitorMs);
+      }
+    }
     // start-first: the old task stops only once its replacement runs.
     for (const t of v.dirty) plan.updateTask({ ...t, desiredState: TaskState.SHUTDOWN });
   }
   if (dirty.length === 0 && inFlight === 0) {
+    if (unsettled) return;
     plan.updateService(withStatus(service, { state: rollingBack ? 'rollback_completed' : 'completed', completedAt: nowMs, message: rollingBack ? 'rollback completed' : 'update completed' }));
     return;
   }
   if (inFlight > 0 || dirty.length === 0) return;
-  if (lastSettledMs > startedAt && nowMs < lastSettledMs + cfg.delayMs) {
-    plan.wakeAt(lastSettledMs + cfg.delayMs);
+  if (lastRunningMs > startedAt && nowMs < lastRunningMs + cfg.delayMs) {
+    plan.wakeAt(lastRunningMs + cfg.delayMs);
     return;
   }
   const batch = dirty.slice(0, cfg.parallelism === 0 ? dirty.length : cfg.parallelism);
