@@ -29,7 +29,13 @@ const DEFAULTS: StatusReporterOptions = { batchMs: 20, retryMs: 250, batchMax: 5
  */
 export class StatusReporter {
   private readonly opts: StatusReporterOptions;
-  private readonly pending = new Map<string, TaskStatus>();
+  /**
+   * Per task the newest report, in an entry of its own: an acknowledgement removes only the entry
+   * it carried. A task reported again with the very same status object (the agent re-reports every
+   * held task at the start of a session) gets a new entry, so that an acknowledgement from the
+   * previous session, whose dispatcher may have dropped the report, does not cancel the re-report.
+   */
+  private readonly pending = new Map<string, { readonly status: TaskStatus }>();
   private sender: StatusSender | undefined;
   private timer: TimerHandle | null = null;
   private sending = false;
@@ -40,7 +46,7 @@ export class StatusReporter {
   }
 
   report(taskId: string, status: TaskStatus): void {
-    this.pending.set(taskId, status);
+    this.pending.set(taskId, { status });
     this.schedule(this.opts.batchMs);
   }
 
@@ -72,7 +78,8 @@ export class StatusReporter {
   private async flush(): Promise<void> {
     const send = this.sender;
     if (send === undefined || this.pending.size === 0 || this.closed) return;
-    const batch = [...this.pending].slice(0, this.opts.batchMax).map(([taskId, status]) => ({ taskId, status }));
+    const entries = [...this.pending].slice(0, this.opts.batchMax);
+    const batch = entries.map(([taskId, e]) => ({ taskId, status: e.status }));
     this.sending = true;
     let ok = false;
     try {
@@ -83,7 +90,7 @@ export class StatusReporter {
     } finally {
       this.sending = false;
     }
-    if (ok) for (const u of batch) if (this.pending.get(u.taskId) === u.status) this.pending.delete(u.taskId);
+    if (ok) for (const [taskId, e] of entries) if (this.pending.get(taskId) === e) this.pending.delete(taskId);
     this.schedule(ok ? 0 : this.opts.retryMs);
   }
 }
