@@ -1,22 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BridgeNetwork } from '../../src/runtime/bridge-network';
-import { detectCgroupLayout } from '../../src/runtime/cgroups';
+import { freePort } from '../daemon/helpers';
+import { reapShoaldLeftovers } from '../daemon/shoald-leftovers';
 
 const shoaldMain = path.resolve(__dirname, '../../src/daemon/main.js');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** A loopback TCP port nothing listens on now. */
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
+export { freePort };
 
 /** A 10.236.X.0/24 no interface of this host is on (another test run may hold the one this pid suggests). */
 function freeSubnet(start: number): string {
@@ -93,29 +85,7 @@ export class ShoaldProcess {
       await this.exited;
       clearTimeout(t);
     }
-    const layout = detectCgroupLayout();
-    const dirs = layout.version === 1 ? ['memory', 'cpu', 'cpuacct', 'pids', 'devices'].map((c) => path.join(layout.root, c, this.cgroupParent)) : [path.join(layout.root, this.cgroupParent)];
-    const subdirs = (d: string): string[] => (fs.existsSync(d) ? fs.readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => path.join(d, e.name)) : []);
-    for (const d of dirs) {
-      for (const sub of subdirs(d)) {
-        const procs = path.join(sub, layout.version === 1 ? 'tasks' : 'cgroup.procs');
-        for (const pid of (fs.existsSync(procs) ? fs.readFileSync(procs, 'utf8') : '').split('\n').filter((l) => l !== '')) {
-          try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ }
-        }
-      }
-    }
-    try {
-      const pid = Number(fs.readFileSync(path.join(this.dataRoot, 'shim.sock.pid'), 'utf8'));
-      if (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(this.dataRoot)) process.kill(pid, 'SIGTERM');
-    } catch { /* not running */ }
-    await sleep(300);
-    for (const d of dirs) {
-      for (const sub of subdirs(d)) {
-        try { fs.rmdirSync(sub); } catch { /* busy or gone */ }
-      }
-      try { fs.rmdirSync(d); } catch { /* gone */ }
-    }
-    await new BridgeNetwork({ name: this.bridgeName, subnet: this.bridgeSubnet, enableForwarding: false }).destroy();
+    await reapShoaldLeftovers({ name: 'shoald', ...this });
     fs.rmSync(this.root, { recursive: true, force: true });
   }
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import * as net from 'node:net';
+import { freePort } from './helpers';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { BridgeNetwork } from '../../src/runtime/bridge-network';
@@ -17,14 +17,6 @@ interface Shoald {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** A loopback TCP port nothing listens on now. */
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** GET over a unix socket or TCP. */
 function get(target: { socketPath: string } | { port: number }, urlPath: string): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {

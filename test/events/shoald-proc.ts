@@ -7,21 +7,14 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { BridgeNetwork } from '../../src/runtime/bridge-network';
-import { detectCgroupLayout } from '../../src/runtime/cgroups';
 import { call, type ApiResponse } from '../api/http-client';
+import { freePort } from '../daemon/helpers';
+import { reapShoaldLeftovers } from '../daemon/shoald-leftovers';
 import { sleep } from './nats-server';
 
 const shoaldMain = path.resolve(__dirname, '../../src/daemon/main.js');
 
-/** A loopback TCP port nothing listens on now. */
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
+export { freePort };
 
 /** One shoald process of a test, restartable on the same data root and ports. */
 export class Shoald {
@@ -113,37 +106,7 @@ export class Shoald {
   async cleanup(): Promise<string[]> {
     const problems: string[] = [];
     if (this.running) await this.stop('SIGKILL');
-    const layout = detectCgroupLayout();
-    const dirs = layout.version === 1 ? ['memory', 'cpu', 'cpuacct', 'pids', 'devices'].map((c) => path.join(layout.root, c, this.cgroupParent)) : [path.join(layout.root, this.cgroupParent)];
-    const subdirs = (d: string): string[] => (fs.existsSync(d) ? fs.readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => path.join(d, e.name)) : []);
-    for (const d of dirs) {
-      for (const sub of subdirs(d)) {
-        const procs = path.join(sub, layout.version === 1 ? 'tasks' : 'cgroup.procs');
-        for (const pid of (fs.existsSync(procs) ? fs.readFileSync(procs, 'utf8') : '').split('\n').filter((l) => l !== '')) {
-          try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ }
-        }
-      }
-    }
-    try {
-      const pid = Number(fs.readFileSync(path.join(this.dataRoot, 'shim.sock.pid'), 'utf8'));
-      if (fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(this.dataRoot)) process.kill(pid, 'SIGTERM');
-    } catch { /* not running */ }
-    for (const d of dirs) {
-      for (const sub of subdirs(d)) {
-        for (let i = 0; fs.existsSync(sub); i++) {
-          try { fs.rmdirSync(sub); } catch (err) {
-            if (i >= 100) { problems.push(`${this.name}: cgroup ${sub}: ${String(err)}`); break; }
-            await sleep(50);
-          }
-        }
-      }
-      try { fs.rmdirSync(d); } catch { /* gone */ }
-    }
-    try {
-      await new BridgeNetwork({ name: this.bridgeName, subnet: this.bridgeSubnet, enableForwarding: false }).destroy();
-    } catch (err) {
-      problems.push(`${this.name}: bridge: ${String(err)}`);
-    }
+    problems.push(...await reapShoaldLeftovers(this));
     return problems;
   }
 }

@@ -266,15 +266,10 @@ export class Dispatcher {
       updates.push(patchTask(t, { status: r.status }));
     }
     // The agent was acknowledged when the report was queued, so a report must not be lost here: a
-    // conflict (the manager changed the task meanwhile) or a proposal that could not commit (a
-    // dropped or timed-out Raft proposal) puts the batch back, re-applied on top of the store.
-    let failed: boolean;
-    try {
-      failed = (await this.store.writeBatched(updates)).errors.length > 0;
-    } catch {
-      failed = true;
-    }
-    if (failed && this.running) {
+    // conflict (the manager changed the task meanwhile) or a proposal that could not commit puts
+    // the batch back, re-applied on top of the store (writeBatched reports those, never throws).
+    const out = await this.store.writeBatched(updates);
+    if (out.errors.length > 0 && this.running) {
       for (const [taskId, r] of batch) if (!this.reports.has(taskId)) this.reports.set(taskId, r);
       if (this.statusTimer === null) this.statusTimer = this.clock.setTimer(this.opts.statusFlushMs, () => void this.flushStatus());
     }
