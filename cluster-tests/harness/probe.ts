@@ -11,7 +11,8 @@ export interface EchoServer {
 const serverJs = `
 const net = require('net');
 const [ip, port] = process.argv.slice(1);
-net.createServer((s) => s.pipe(s)).listen(Number(port), ip, () => console.log('listening'));
+// A client that gives up under packet loss resets its connection: that must not end the server.
+net.createServer((s) => { s.on('error', () => s.destroy()); s.pipe(s); }).listen(Number(port), ip, () => console.log('listening'));
 `;
 
 /** Starts a TCP echo server on the host's address; resolves once it listens. */
