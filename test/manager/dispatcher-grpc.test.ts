@@ -93,6 +93,28 @@ describe('dispatcher over mutual TLS', function () {
     stream.cancel();
   });
 
+  it('marks a node down soon after the connection of its agent closes, without waiting for the heartbeat window', async () => {
+    const worker = await identity('worker');
+    const node = { ...makeNode(h.random, { hostname: 'gone' }), id: worker.info.nodeId };
+    await h.store().write([{ op: 'create', target: { kind: 'node', object: node } }]);
+    await new Promise((r) => setTimeout(r, 50));
+    // A channel of its own: closing it is what the death of the agent's process does to the connection.
+    const c = new DispatcherClientCtor(addrs[h.sim.leaderIndex()], managerChannelCredentials(worker), clusterChannelOptions);
+    const stream = (c as unknown as { session(r: unknown): grpc.ClientReadableStream<WireAssignments> }).session({ descriptionJson: JSON.stringify(node.description), addr: '127.0.0.1' });
+    stream.on('error', () => undefined);
+    let opened = false;
+    stream.on('data', () => { opened = true; });
+    for (let i = 0; i < 500 && !opened; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(opened, 'the session opened');
+    const closedAt = h.clock.now();
+    stream.cancel();
+    c.close();
+    for (let i = 0; i < 1000 && h.store().view.get('node', node.id)?.status.state !== 'down'; i++) await new Promise((r) => setTimeout(r, 5));
+    const after = h.clock.now() - closedAt;
+    assert.equal(h.store().view.get('node', node.id)?.status.state, 'down');
+    assert.ok(after < 5000, `marked down ${after} ms (simulated) after the connection closed; the heartbeat window is 15000 ms`);
+  });
+
   it('refuses sessions on a follower and heartbeats for a session the node does not hold', async () => {
     const worker = await identity('worker');
     const follower = client(addrs[(h.sim.leaderIndex() + 1) % 3], worker);

@@ -38,6 +38,39 @@ describe('dispatcher', function () {
     assert.equal(h.store().view.get('node', a.id)?.status.state, 'ready');
   });
 
+  it('marks a node whose connection closed down after the disconnect grace, long before the heartbeat window; its tasks run elsewhere', async () => {
+    h = await Harness.create(33, { dispatcher: { heartbeatPeriodMs: 5000 } });
+    const a = await h.addNode();
+    const b = await h.addNode();
+    const svc = await h.createService({ name: 'web', replicas: 4, task: { container: { image: 'nginx' } } });
+    await h.until(() => h!.running(svc.id).length === 4, 20_000, '4 running');
+    const onB = h.running(svc.id).filter((t) => t.nodeId === b.id).length;
+    assert.ok(onB > 0, 'b runs some of the tasks');
+    const crashedAt = h.clock.now();
+    h.agents.get(b.id)!.crash();
+    await h.until(() => h!.store().view.get('node', b.id)?.status.state === 'down', 20_000, 'crashed node down');
+    const downAfter = h.clock.now() - crashedAt;
+    assert.ok(downAfter >= 2000 && downAfter < 3000, `marked down ${downAfter} ms after its connection closed (grace 2000 ms, heartbeat window 15000 ms)`);
+    await h.until(() => h!.running(svc.id).length === 4 && h!.running(svc.id).every((t) => t.nodeId === a.id), 20_000, 'all 4 on a');
+  });
+
+  it('keeps a node ready whose agent reconnects within the disconnect grace, and ignores the close of a replaced session', async () => {
+    h = await Harness.create(34, { dispatcher: { heartbeatPeriodMs: 5000 } });
+    const n = await h.addNode();
+    const d = h.dispatcher()!;
+    const first = await h.settle(d.register(n.id, n.description, '127.0.0.1', () => undefined));
+    const second = await h.settle(d.register(n.id, n.description, '127.0.0.1', () => undefined));
+    d.disconnected(n.id, first.sessionId); // the replaced session's stream closes late
+    assert.doesNotThrow(() => d.heartbeat(n.id, second.sessionId), 'the current session goes on');
+    d.disconnected(n.id, second.sessionId);
+    assert.throws(() => d.heartbeat(n.id, second.sessionId), (e: unknown) => ShoalError.is(e, 'NotFound'), 'a closed session is over');
+    await h.run(1000);
+    const third = await h.settle(d.register(n.id, n.description, '127.0.0.1', () => undefined));
+    await h.run(4000);
+    assert.equal(h.store().view.get('node', n.id)?.status.state, 'ready', 'reconnected within the grace: still ready');
+    d.heartbeat(n.id, third.sessionId);
+  });
+
   it('refuses a heartbeat or a status report from an unknown session so the agent registers again', async () => {
     h = await Harness.create(32);
     const n = await h.addNode();

@@ -129,6 +129,10 @@ export function addDispatcherService(server: grpc.Server, leaderDispatcher: () =
         const r = await d.register(nodeId, description, typeof call.request.addr === 'string' ? call.request.addr : '', send, end);
         sessionId = r.sessionId;
         periodMs = r.heartbeatPeriodMs;
+        // The agent went away (its connection closed) or gave the session up: the node has a short grace to come back.
+        const gone = (): void => d?.disconnected(nodeId, r.sessionId);
+        if (call.cancelled) gone();
+        else call.once('cancelled', gone);
         for (const m of early.splice(0)) send(m);
       })().catch((err: unknown) => {
         // grpc-js turns an 'error' on a server stream into the call's status (and its metadata into trailers).

@@ -36,9 +36,16 @@ export interface DispatcherOptions {
   readonly statusFlushMs: number;
   /** ...or as soon as this many are queued. */
   readonly statusBatchMax: number;
+  /**
+   * A node whose session stream closed under it (its agent's process or host died, so the
+   * connection was closed or reset) is marked down this long after, unless it opens a new
+   * session meanwhile; capped by the heartbeat window. A node that just goes silent (a cut
+   * network closes nothing) is still caught by the heartbeat deadline.
+   */
+  readonly disconnectGraceMs: number;
 }
 
-const DEFAULTS: DispatcherOptions = { missedHeartbeatsMax: 3, statusFlushMs: 50, statusBatchMax: 1000 };
+const DEFAULTS: DispatcherOptions = { missedHeartbeatsMax: 3, statusFlushMs: 50, statusBatchMax: 1000, disconnectGraceMs: 2000 };
 
 interface Session {
   readonly id: string;
@@ -163,6 +170,22 @@ export class Dispatcher {
     await this.updateNode(nodeId, (x) => ({ ...x, description, status: { ...x.status, addr } }));
   }
 
+  /**
+   * The transport saw the session's stream close (cancelled by the agent, or its connection
+   * gone). The session ends here, and the node gets disconnectGraceMs to open a new one — an
+   * agent that is alive reconnects within a fraction of a heartbeat period — before it is marked
+   * down, instead of the whole heartbeat window: SwarmKit waits for the heartbeats alone, which
+   * is most of the 15 s a dead worker's tasks wait to run elsewhere.
+   */
+  disconnected(nodeId: string, sessionId: string): void {
+    if (!this.running) return;
+    const s = this.sessions.get(nodeId);
+    if (s === undefined || s.id !== sessionId) return; // an older session, already replaced
+    this.sessions.delete(nodeId);
+    this.changedByNode.delete(nodeId);
+    this.armDeadline(nodeId, this.opts.disconnectGraceMs);
+  }
+
   /** Queues task status reports; they reach the store in batches. */
   reportStatus(nodeId: string, sessionId: string, reports: readonly StatusReport[]): void {
     this.sessionOf(nodeId, sessionId);
@@ -185,9 +208,9 @@ export class Dispatcher {
     return s;
   }
 
-  private armDeadline(nodeId: string): void {
+  private armDeadline(nodeId: string, withinMs = Infinity): void {
     this.deadlines.get(nodeId)?.cancel();
-    const ms = this.heartbeatPeriodMs() * this.opts.missedHeartbeatsMax;
+    const ms = Math.min(withinMs, this.heartbeatPeriodMs() * this.opts.missedHeartbeatsMax);
     this.deadlines.set(nodeId, this.clock.setTimer(ms, () => void this.expire(nodeId)));
   }
 

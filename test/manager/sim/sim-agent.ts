@@ -47,6 +47,16 @@ export class SimAgent {
     for (const l of this.tasks.values()) l.timer?.cancel();
   }
 
+  /**
+   * The agent's process dies: as stop(), and its connection closes, which the dispatcher's
+   * transport notices at once (a cut network, stop(), closes nothing).
+   */
+  crash(): void {
+    const s = this.session;
+    this.stop();
+    if (s !== null) s.dispatcher.disconnected(this.node.id, s.id);
+  }
+
   /** Task ids this agent runs now. */
   running(): string[] {
     return [...this.tasks.values()].filter((l) => l.state === TaskState.RUNNING).map((l) => l.task.id);
