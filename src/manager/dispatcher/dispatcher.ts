@@ -56,6 +56,11 @@ interface Session {
   readonly assignments: AssignmentSet;
 }
 
+/** Whether status a is later than b: task states only move forward, and within a state the later report is newer. */
+function isNewer(a: TaskStatus, b: TaskStatus): boolean {
+  return a.state > b.state || (a.state === b.state && a.timestamp > b.timestamp);
+}
+
 /** Tasks an agent is responsible for: assigned to it and not yet deleted. */
 function assignedTo(t: Task | undefined, nodeId: string): boolean {
   return t !== undefined && t.nodeId === nodeId && t.status.state >= TaskState.ASSIGNED;
@@ -74,6 +79,8 @@ export class Dispatcher {
   private flushAssignmentsTimer: TimerHandle | null = null;
   private reports = new Map<string, { nodeId: string; status: TaskStatus }>();
   private statusTimer: TimerHandle | null = null;
+  /** A status batch is being written (at most one at a time). */
+  private flushing = false;
   private unwatch: (() => void) | null = null;
   private running = false;
   /** managers(), kept until a node changes: every heartbeat carries it. */
@@ -191,10 +198,25 @@ export class Dispatcher {
     this.sessionOf(nodeId, sessionId);
     for (const r of reports) {
       if (typeof r.taskId !== 'string' || typeof r.status?.state !== 'number') throw new InvalidArgumentError(`status report needs a taskId and a numeric status.state, got ${JSON.stringify(r)}`);
-      this.reports.set(r.taskId, { nodeId, status: r.status });
+      const queued = this.reports.get(r.taskId);
+      if (queued === undefined || !isNewer(queued.status, r.status)) this.reports.set(r.taskId, { nodeId, status: r.status });
     }
-    if (this.reports.size >= this.opts.statusBatchMax) void this.flushStatus();
-    else if (this.statusTimer === null) this.statusTimer = this.clock.setTimer(this.opts.statusFlushMs, () => void this.flushStatus());
+    this.queueStatusFlush();
+  }
+
+  /**
+   * Flushes queued reports statusFlushMs from now, or at once when statusBatchMax are queued —
+   * but never while a flush is in flight: two batches in flight read the same task versions, so
+   * the second is refused by the first's commit, and their re-queued reports must then be
+   * sorted out again. The flush in flight looks at the queue when it ends.
+   */
+  private queueStatusFlush(delayMs = this.opts.statusFlushMs): void {
+    if (!this.running || this.flushing || this.reports.size === 0) return;
+    if (this.reports.size >= this.opts.statusBatchMax) {
+      void this.flushStatus();
+      return;
+    }
+    this.statusTimer ??= this.clock.setTimer(delayMs, () => void this.flushStatus());
   }
 
   private mustRun(): void {
@@ -278,6 +300,20 @@ export class Dispatcher {
   private async flushStatus(): Promise<void> {
     this.statusTimer?.cancel();
     this.statusTimer = null;
+    if (this.flushing || !this.running) return;
+    this.flushing = true;
+    let failed = false;
+    try {
+      failed = await this.writeStatus();
+    } finally {
+      this.flushing = false;
+    }
+    // What arrived meanwhile goes next: at once after a commit, after a pause after a refusal.
+    this.queueStatusFlush(failed ? this.opts.statusFlushMs : 0);
+  }
+
+  /** Writes one batch of queued reports; true if part of it was refused (and re-queued). */
+  private async writeStatus(): Promise<boolean> {
     const batch = this.reports;
     this.reports = new Map();
     const updates: StoreAction[] = [];
@@ -292,9 +328,13 @@ export class Dispatcher {
     // conflict (the manager changed the task meanwhile) or a proposal that could not commit puts
     // the batch back, re-applied on top of the store (writeBatched reports those, never throws).
     const out = await this.store.writeBatched(updates);
-    if (out.errors.length > 0 && this.running) {
-      for (const [taskId, r] of batch) if (!this.reports.has(taskId)) this.reports.set(taskId, r);
-      if (this.statusTimer === null) this.statusTimer = this.clock.setTimer(this.opts.statusFlushMs, () => void this.flushStatus());
+    if (out.errors.length === 0 || !this.running) return false;
+    // Put back under any report that arrived meanwhile, unless that one is older: the newest
+    // report of a task must never be dropped in favour of an earlier one.
+    for (const [taskId, r] of batch) {
+      const queued = this.reports.get(taskId);
+      if (queued === undefined || isNewer(r.status, queued.status)) this.reports.set(taskId, r);
     }
+    return true;
   }
 }
