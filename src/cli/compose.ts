@@ -211,7 +211,7 @@ function deploy(path: string, v: unknown, spec: DServiceSpec, warnings: string[]
   if (o.labels !== undefined) spec.Labels = Object.fromEntries(keyValues(`${path}.labels`, o.labels));
 }
 
-const serviceKeys = ['image', 'command', 'entrypoint', 'environment', 'ports', 'labels', 'deploy', 'hostname', 'working_dir', 'user', 'stop_grace_period'];
+const serviceKeys = ['image', 'command', 'entrypoint', 'environment', 'ports', 'labels', 'deploy', 'hostname', 'working_dir', 'user', 'stop_grace_period', 'init'];
 
 function service(path: string, v: unknown, warnings: string[]): DServiceSpec {
   const o = known(path, obj(path, v), serviceKeys, warnings);
@@ -228,6 +228,10 @@ function service(path: string, v: unknown, warnings: string[]): DServiceSpec {
   if (o.working_dir !== undefined) c.Dir = str(`${path}.working_dir`, o.working_dir);
   if (o.user !== undefined) c.User = typeof o.user === 'number' ? String(o.user) : str(`${path}.user`, o.user);
   if (o.stop_grace_period !== undefined) c.StopGracePeriod = duration(`${path}.stop_grace_period`, o.stop_grace_period);
+  if (o.init !== undefined) {
+    if (typeof o.init !== 'boolean') throw new PathError(`${path}.init: expected true or false, got ${JSON.stringify(o.init)}`);
+    c.Init = o.init;
+  }
   if (o.ports !== undefined) spec.EndpointSpec = { Ports: ports(`${path}.ports`, o.ports, warnings) };
   if (o.deploy !== undefined) deploy(`${path}.deploy`, o.deploy, spec, warnings);
   return spec;

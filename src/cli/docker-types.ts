@@ -19,6 +19,7 @@ export interface DContainerSpec {
   Dir?: string;
   User?: string;
   StopGracePeriod?: number;
+  Init?: boolean;
   Mounts?: { Type: string; Source?: string; Target: string; ReadOnly?: boolean }[];
 }
 

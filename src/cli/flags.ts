@@ -10,6 +10,8 @@ export interface FlagSpec {
 /** What a command line parsed to: flag values by long name, and the positional arguments. */
 export interface ParsedFlags {
   bools: Set<string>;
+  /** Switches given as --name=false (an update turns them off; absent leaves them as they are). */
+  offs?: Set<string>;
   values: Map<string, string>;
   lists: Map<string, string[]>;
   args: string[];
@@ -23,15 +25,20 @@ export class FlagError extends InvalidArgumentError {}
  * positional on is the container's command and its own flags, as docker does.
  */
 export function parseFlags(argv: string[], specs: FlagSpec[], opts: { stopAtPositional?: boolean; command: string }): ParsedFlags {
-  const out: ParsedFlags = { bools: new Set(), values: new Map(), lists: new Map(), args: [] };
+  const out: ParsedFlags = { bools: new Set(), offs: new Set(), values: new Map(), lists: new Map(), args: [] };
   const byLong = new Map(specs.map((s) => [s.name, s]));
   const byShort = new Map(specs.filter((s) => s.short !== undefined).map((s) => [s.short!, s]));
   const help = `see 'shoal ${opts.command} --help'`;
   const set = (spec: FlagSpec, value: string | undefined, shown: string): void => {
     if (spec.kind === 'bool') {
       if (value !== undefined && value !== 'true' && value !== 'false') throw new FlagError(`invalid ${shown} ${JSON.stringify(value)}: expected true or false`, { hint: help });
-      if (value === 'false') out.bools.delete(spec.name);
-      else out.bools.add(spec.name);
+      if (value === 'false') {
+        out.bools.delete(spec.name);
+        out.offs?.add(spec.name);
+      } else {
+        out.bools.add(spec.name);
+        out.offs?.delete(spec.name);
+      }
     } else if (value === undefined) {
       throw new FlagError(`flag needs an argument: ${shown}`, { hint: help });
     } else if (spec.kind === 'value') {

@@ -32,6 +32,7 @@ const commonFlags: FlagSpec[] = [
   ...updateKinds('rollback'),
   { name: 'stop-grace-period', kind: 'value' },
   { name: 'hostname', kind: 'value' },
+  { name: 'init', kind: 'bool' },
   { name: 'workdir', short: 'w', kind: 'value' },
   { name: 'user', short: 'u', kind: 'value' },
   { name: 'entrypoint', kind: 'value' },
@@ -173,6 +174,8 @@ function applyCommon(spec: DServiceSpec, f: ParsedFlags): DServiceSpec {
   const t = { ...spec.TaskTemplate, ContainerSpec: { ...spec.TaskTemplate.ContainerSpec } };
   const c = t.ContainerSpec;
   if (v('hostname') !== undefined) c.Hostname = v('hostname');
+  if (f.bools.has('init')) c.Init = true;
+  else if (f.offs?.has('init') === true) c.Init = false;
   if (v('workdir') !== undefined) {
     if (!v('workdir')!.startsWith('/') && v('workdir') !== '') throw bad('--workdir', v('workdir')!, 'must be an absolute path');
     c.Dir = v('workdir');

@@ -76,6 +76,7 @@ export function containerConfigOf(task: Task, image: Partial<ContainerConfig>, n
     user: c.user !== '' ? c.user : image.user,
     hostname: c.hostname !== '' ? c.hostname : undefined,
     stopGraceMs: c.stopGraceMs > 0 ? c.stopGraceMs : DEFAULT_STOP_GRACE_MS,
+    init: c.init === true ? true : image.init,
     mounts: [...(image.mounts ?? []), ...mountsOf(task)],
     limits: limitsOf(task) ?? image.limits,
     network,

@@ -23,7 +23,7 @@ describe('Docker JSON <-> shoal objects', () => {
     Name: 'api',
     Labels: { team: 'a' },
     TaskTemplate: {
-      ContainerSpec: { Image: 'busybox:1', Command: ['/bin/sh', '-c'], Args: ['echo hi'], Env: ['X=1'], Dir: '/srv', User: '1000:1000', Hostname: 'api', StopGracePeriod: 2_500_000_000, Mounts: [{ Type: 'bind', Source: '/data', Target: '/data', ReadOnly: true }] },
+      ContainerSpec: { Image: 'busybox:1', Command: ['/bin/sh', '-c'], Args: ['echo hi'], Env: ['X=1'], Dir: '/srv', User: '1000:1000', Hostname: 'api', StopGracePeriod: 2_500_000_000, Init: true, Mounts: [{ Type: 'bind', Source: '/data', Target: '/data', ReadOnly: true }] },
       Resources: { Limits: { NanoCPUs: 1e9, MemoryBytes: 2 ** 27 }, Reservations: { NanoCPUs: 1e8 } },
       RestartPolicy: { Condition: 'none', Delay: 1e9, MaxAttempts: 2, Window: 3e10 },
       Placement: { Constraints: ['node.labels.zone==a'], Preferences: [{ Spread: { SpreadDescriptor: 'node.labels.rack' } }], MaxReplicas: 1 },
@@ -65,6 +65,16 @@ describe('Docker JSON <-> shoal objects', () => {
     // Replicated without a count is one replica; no Mode at all is replicated too.
     assert.equal(serviceSpecWithDefaults(serviceSpecFromDocker({ Name: 'a', Mode: { Replicated: {} }, TaskTemplate: { ContainerSpec: { Image: 'i' } } })).replicas, 1);
     assert.equal(serviceSpecWithDefaults(serviceSpecFromDocker({ Name: 'a', TaskTemplate: { ContainerSpec: { Image: 'i' } } })).mode, 'replicated');
+  });
+
+  it('Init: true runs an init in each task; false or absent leaves the spec as it was before the field existed; a non-boolean is refused', () => {
+    const withInit = serviceSpecWithDefaults(serviceSpecFromDocker({ Name: 'a', TaskTemplate: { ContainerSpec: { Image: 'i', Init: true } } }));
+    assert.equal(withInit.task.container.init, true);
+    const without = serviceSpecWithDefaults(serviceSpecFromDocker({ Name: 'a', TaskTemplate: { ContainerSpec: { Image: 'i', Init: false } } }));
+    assert.equal('init' in without.task.container, false, 'no init key: equal to a spec stored before');
+    assert.deepEqual(without, serviceSpecWithDefaults(serviceSpecFromDocker({ Name: 'a', TaskTemplate: { ContainerSpec: { Image: 'i' } } })));
+    assert.equal((serviceSpecToDocker(without) as { TaskTemplate: { ContainerSpec: { Init: boolean } } }).TaskTemplate.ContainerSpec.Init, false);
+    assert.throws(() => serviceSpecFromDocker({ Name: 'a', TaskTemplate: { ContainerSpec: { Image: 'i', Init: 'yes' } } }), /TaskTemplate\.ContainerSpec\.Init/);
   });
 
   it('treats Go\'s null maps and lists as absent', () => {

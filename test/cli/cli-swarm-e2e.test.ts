@@ -274,6 +274,24 @@ describe('shoal CLI against a real shoald: swarm, services, stacks', function ()
     exits(await shoal('service', 'rm', 'talker'), 0, 'service rm talker');
   });
 
+  it('service create --init runs each task under an init, so the command is not PID 1; without it, it is', async () => {
+    for (const [name, flags] of [['inited', ['--init']], ['plain', []]] as const) {
+      exits(await shoal('service', 'create', '-d', '--name', name, ...flags, '--entrypoint', 'sh', 'busybox', '-c', 'echo "pid $$"; sleep 1000'), 0, `service create ${name}`);
+    }
+    const pidOf = async (name: string): Promise<string> => {
+      for (let i = 0; i < 100; i++) {
+        const m = /\| pid (\d+)$/m.exec((await shoal('service', 'logs', name)).stdout);
+        if (m !== null) return m[1];
+        await sleep(100);
+      }
+      throw new Error(`no output from ${name}`);
+    };
+    assert.notEqual(await pidOf('inited'), '1', 'under --init the command is not PID 1');
+    assert.equal(await pidOf('plain'), '1');
+    assert.equal((await shoal('service', 'inspect', '--format', '{{.Spec.TaskTemplate.ContainerSpec.Init}}', 'inited', 'plain')).stdout, 'true\nfalse\n');
+    exits(await shoal('service', 'rm', 'inited', 'plain'), 0, 'service rm');
+  });
+
   it('Ctrl-C stops waiting and leaves the operation running in shoald', async () => {
     // A constraint no node meets: the task stays pending, and the wait would never end.
     const p = start(['service', 'create', '--name', 'never', '--constraint', 'node.labels.nowhere==true', 'busybox']);

@@ -81,6 +81,12 @@ describe('shoal CLI: compose files for stack deploy', () => {
     assert.deepEqual(p.services[1].spec.TaskTemplate.ContainerSpec.Env, ['MODE=fast', 'EMPTY=', 'N=3']);
   });
 
+  it('init: true runs an init in each task', () => {
+    const p = parseCompose(withWeb('init: true'), 'c.yml');
+    assert.equal(p.services.find((s) => s.name === 'web')?.spec.TaskTemplate.ContainerSpec.Init, true);
+    assert.deepEqual(p.warnings, []);
+  });
+
   it('warns about keys swarm does not use and ignores them', () => {
     const p = parseCompose(good, 'compose.yml');
     assert.deepEqual(p.warnings, ['networks is not supported by swarm, ignored', 'services.web.build is not supported by swarm, ignored']);
@@ -104,6 +110,7 @@ describe('shoal CLI: compose files for stack deploy', () => {
       [withWeb('ports:\n  - "80:99999"'), 'services.web.ports[0]: expected a port number in 1-65535, got "99999"'],
       [withWeb('ports:\n  - "eighty"'), 'services.web.ports[0]: expected PUBLISHED:TARGET[/PROTOCOL], e.g. "8080:80", got "eighty"'],
       [withWeb('environment: 7'), 'services.web.environment: expected a mapping, got 7'],
+      [withWeb('init: yes please'), 'services.web.init: expected true or false, got "yes please"'],
       [withWeb('command: {a: 1}'), 'services.web.command: expected a string or a list of strings, got {"a":1}'],
       ['services:\n  web:\n    command: echo hi\n', 'services.web.image: required (swarm deploys images; build them first and load them on every node)'],
       ['version: "2.4"\nservices:\n  web:\n    image: busybox\n', 'version: expected a Compose file version 3.x, got "2.4"'],

@@ -42,6 +42,15 @@ describe('shoal CLI: service flags to a Docker ServiceSpec', () => {
     });
   });
 
+  it('--init runs an init in each task; on update --init=false turns it off and no --init leaves it as it is', () => {
+    const s = create(['--init', 'busybox']);
+    assert.equal(s.TaskTemplate.ContainerSpec.Init, true);
+    assert.equal(create(['busybox']).TaskTemplate.ContainerSpec.Init, undefined);
+    assert.equal(update(s, ['--image', 'busybox:2']).TaskTemplate.ContainerSpec.Init, true);
+    assert.equal(update(s, ['--init=false']).TaskTemplate.ContainerSpec.Init, false);
+    assert.throws(() => create(['--init=maybe', 'busybox']), /invalid --init "maybe": expected true or false/);
+  });
+
   it('creates a global service and refuses replica counts for it', () => {
     assert.deepEqual(create(['--mode', 'global', 'busybox']).Mode, { Global: {} });
     assert.throws(() => create(['--mode', 'global', '--replicas', '2', 'busybox']), /--replicas can only be used with replicated mode/);

@@ -11,6 +11,13 @@ function task(command: string[], args: string[]): Task {
 }
 
 describe('a task\'s command line over its image\'s (Docker\'s rules)', () => {
+  it('a task spec with init runs the runtime\'s init as PID 1; without it the image\'s setting stands', () => {
+    const t = task([], ['sleep', '1000']);
+    const withInit: Task = { ...t, spec: { ...t.spec, container: { ...t.spec.container, init: true } } };
+    assert.equal(containerConfigOf(withInit, { cmd: ['sh'] }, 'none').init, true);
+    assert.equal(containerConfigOf(t, { cmd: ['sh'] }, 'none').init, undefined);
+  });
+
   it('args replace the image\'s Cmd and keep its Entrypoint; command replaces both', () => {
     const noEntrypoint = { cmd: ['sh'] };
     assert.deepEqual(containerConfigOf(task([], ['sleep', '1000']), noEntrypoint, 'none', []).cmd, ['sleep', '1000']);

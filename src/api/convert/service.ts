@@ -56,6 +56,7 @@ export function taskSpecFromDocker(v: unknown, path: string): SpecInput<TaskSpec
       hostname: optStr(c.Hostname, `${cp}.Hostname`),
       mounts: optList(c.Mounts, `${cp}.Mounts`)?.map((m, i) => mountFrom(m, `${cp}.Mounts[${i}]`)),
       stopGraceMs: optDurationMs(c.StopGracePeriod, `${cp}.StopGracePeriod`),
+      init: optBool(c.Init, `${cp}.Init`) === true ? (true as const) : undefined,
     }),
     resources: { limits: resourcesFrom(res.Limits, `${path}.Resources.Limits`), reservations: resourcesFrom(res.Reservations, `${path}.Resources.Reservations`) },
     restartPolicy: defined({
@@ -171,7 +172,7 @@ function resourcesTo(r: { nanoCPUs: number; memoryBytes: number }): JsonObject {
 /** shoal's task spec as Docker's TaskTemplate. */
 export function taskSpecToDocker(t: TaskSpec): JsonObject {
   const c = t.container;
-  const container: JsonObject = { Image: c.image, Init: false, StopGracePeriod: ns(c.stopGraceMs), Isolation: 'default' };
+  const container: JsonObject = { Image: c.image, Init: c.init === true, StopGracePeriod: ns(c.stopGraceMs), Isolation: 'default' };
   if (c.command.length > 0) container.Command = [...c.command];
   if (c.args.length > 0) container.Args = [...c.args];
   if (c.env.length > 0) container.Env = [...c.env];

@@ -18,6 +18,7 @@ export function taskSpecWithDefaults(t: SpecInput<TaskSpec> = {}): TaskSpec {
     container: {
       image: c.image ?? '', command: c.command ?? [], args: c.args ?? [], env: c.env ?? [], user: c.user ?? '',
       workdir: c.workdir ?? '', mounts: c.mounts ?? [], stopGraceMs: c.stopGraceMs ?? 10_000, hostname: c.hostname ?? '',
+      ...(c.init === true ? { init: true as const } : {}),
     },
     resources: {
       limits: { ...NO_RESOURCES, ...t.resources?.limits },

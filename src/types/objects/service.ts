@@ -20,6 +20,13 @@ export interface ContainerSpec {
   readonly mounts: readonly Mount[];
   readonly stopGraceMs: number;
   readonly hostname: string;
+  /**
+   * Run a small init as the container's PID 1 (Docker's `--init`): it forwards signals to the
+   * command and reaps zombies, so a command that installs no SIGTERM handler still stops at once
+   * instead of after the whole grace period. Present only when true, so that specs written
+   * before the field existed compare equal to the same spec now.
+   */
+  readonly init?: true;
 }
 
 /** When a stopped task is replaced: condition, delay between attempts, attempts allowed in a window (0 = unbounded). */

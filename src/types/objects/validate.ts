@@ -52,6 +52,7 @@ function validateTaskSpec(t: TaskSpec): void {
   if (c.workdir !== '' && !c.workdir.startsWith('/')) fail('task.container.workdir', 'must be an absolute path', c.workdir);
   str('task.container.hostname', c.hostname);
   int('task.container.stopGraceMs', c.stopGraceMs, 0);
+  if (c.init !== undefined && c.init !== true) fail('task.container.init', 'must be true or absent', c.init);
   c.mounts.forEach((m, i) => {
     oneOf(`task.container.mounts[${i}].type`, m.type, ['bind', 'volume', 'tmpfs']);
     if (typeof m.target !== 'string' || !m.target.startsWith('/')) fail(`task.container.mounts[${i}].target`, 'must be an absolute path', m.target);
