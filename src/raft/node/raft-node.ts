@@ -46,6 +46,9 @@ export interface RaftNodeOptions<R> {
   readonly onFatal?: (err: Error) => void;
 }
 
+/** Raft ticks per heartbeat interval (see the constructor). */
+const TICKS_PER_HEARTBEAT = 5;
+
 const defaults = {
   heartbeatMs: 100,
   electionTimeoutMs: 1000,
@@ -78,6 +81,8 @@ const defaults = {
 export class RaftNode<R = unknown> {
   private readonly core: RawNode;
   private readonly clock: Clock;
+  /** Milliseconds per Raft tick. */
+  private readonly tickMs: number;
   private readonly o: typeof defaults;
   private readonly book: MemberBook;
   private readonly pending: PendingRequests<R>;
@@ -100,10 +105,16 @@ export class RaftNode<R = unknown> {
     if (this.o.heartbeatMs <= 0 || this.o.electionTimeoutMs < 2 * this.o.heartbeatMs) {
       throw new InvalidArgumentError(`election timeout (${this.o.electionTimeoutMs} ms) must be at least twice the heartbeat (${this.o.heartbeatMs} ms)`);
     }
+    // The core counts time in ticks and draws each election timeout as a whole number of ticks in
+    // [electionTick, 2 electionTick). With one tick per heartbeat (etcd's usual setting) there are
+    // only 10 distinct timeouts, so after a leader dies the two followers of a 3-manager group
+    // often time out in the same tick, both stand, split the vote and wait a whole timeout more;
+    // five ticks per heartbeat make 50.
+    this.tickMs = this.o.heartbeatMs / TICKS_PER_HEARTBEAT;
     this.core = new RawNode({
       id: opts.id,
-      electionTick: Math.round(this.o.electionTimeoutMs / this.o.heartbeatMs),
-      heartbeatTick: 1,
+      electionTick: Math.round(this.o.electionTimeoutMs / this.tickMs),
+      heartbeatTick: TICKS_PER_HEARTBEAT,
       random: opts.random ?? systemRandom,
       preVote: true,
       checkQuorum: true,
@@ -257,9 +268,9 @@ export class RaftNode<R = unknown> {
       this.core.tick();
       this.pending.expire(this.clock.now());
       this.kick();
-      this.tickTimer = this.clock.setTimer(this.o.heartbeatMs, tick);
+      this.tickTimer = this.clock.setTimer(this.tickMs, tick);
     };
-    this.tickTimer = this.clock.setTimer(this.o.heartbeatMs, tick);
+    this.tickTimer = this.clock.setTimer(this.tickMs, tick);
     this.kick();
   }
 
