@@ -137,7 +137,7 @@ describe('Docker JSON <-> shoal objects', () => {
     const n: Node = {
       id: 'n'.repeat(25), meta: { version: 4, createdAt: 0, updatedAt: 0 }, spec: { name: 'h1', labels: { a: 'b' }, role: 'manager', availability: 'pause' },
       description: { hostname: 'h1', platform: { os: 'linux', architecture: 'x86_64' }, resources: { nanoCPUs: 2e9, memoryBytes: 2 ** 30 } },
-      status: { state: 'ready', addr: '10.0.0.2', message: '' }, managerStatus: { raftId: 7, addr: '10.0.0.2:2377', leader: false, reachability: 'reachable' },
+      status: { state: 'ready', addr: '10.0.0.2:4789', message: '' }, managerStatus: { raftId: 7, addr: '10.0.0.2:2377', leader: false, reachability: 'reachable' },
     };
     assert.deepEqual(nodeToDocker(n, { version: '1.2.3' }), {
       ID: n.id, Version: { Index: 4 }, CreatedAt: '0001-01-01T00:00:00Z', UpdatedAt: '0001-01-01T00:00:00Z',
@@ -146,6 +146,9 @@ describe('Docker JSON <-> shoal objects', () => {
       Status: { State: 'ready', Addr: '10.0.0.2' },
       ManagerStatus: { Leader: false, Reachability: 'reachable', Addr: '10.0.0.2:2377' },
     });
+    // Status.Addr is the IP alone, as Docker's (shoal keeps the agent's port with it).
+    const v6 = nodeToDocker({ ...n, status: { ...n.status, addr: '[fd00::2]:4789' } }) as { Status: { Addr: string } };
+    assert.equal(v6.Status.Addr, 'fd00::2');
     assert.deepEqual(nodeSpecFromDocker({ Name: 'h1', Labels: null, Role: 'worker', Availability: 'drain' }), { name: 'h1', labels: {}, role: 'worker', availability: 'drain' });
     invalid(() => nodeSpecFromDocker({ Role: 'boss' }), 'Spec.Role: expected one of "worker", "manager", got "boss"');
     invalid(() => nodeSpecFromDocker('x'), 'Spec: expected object, got "x"');

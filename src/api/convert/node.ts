@@ -13,6 +13,17 @@ export function engineLabelsOf(n: Node): Readonly<Record<string, string>> {
   return n.description.labels ?? {};
 }
 
+/**
+ * The address part of host:port (`[v6]:port` too): Docker's Node.Status.Addr is the node's IP
+ * alone, while shoal keeps the agent's port with it (the managers reach its logs service there).
+ */
+export function addrHost(addr: string): string {
+  const v6 = /^\[([^\]]+)\]:\d+$/.exec(addr);
+  if (v6 !== null) return v6[1];
+  const m = /^([^:]+):\d+$/.exec(addr);
+  return m === null ? addr : m[1];
+}
+
 /** shoal's node as Docker's Node object; `engine.version` is the shoald version reported for it. */
 export function nodeToDocker(n: Node, engine: { version: string } = { version: '' }): JsonObject {
   const out: JsonObject = {
@@ -27,7 +38,7 @@ export function nodeToDocker(n: Node, engine: { version: string } = { version: '
       Resources: { NanoCPUs: n.description.resources.nanoCPUs, MemoryBytes: n.description.resources.memoryBytes },
       Engine: { EngineVersion: engine.version, Labels: { ...engineLabelsOf(n) } },
     },
-    Status: { State: n.status.state, Addr: n.status.addr, ...(n.status.message !== '' ? { Message: n.status.message } : {}) },
+    Status: { State: n.status.state, Addr: addrHost(n.status.addr), ...(n.status.message !== '' ? { Message: n.status.message } : {}) },
   };
   if (n.managerStatus !== undefined) {
     out.ManagerStatus = { Leader: n.managerStatus.leader, Reachability: n.managerStatus.reachability, Addr: n.managerStatus.addr };
