@@ -118,6 +118,34 @@ export class RawNode {
     return { hardState: { term: 1, vote: NONE, commit: 1 }, snapshot: null, entries: [{ term: 1, index: 1, type: 'confChange', data }] };
   }
 
+  /**
+   * The persisted state of a member restarted as the only member of its group, for a group that
+   * lost its quorum for good (`swarm init --force-new-cluster`, etcd's --force-new-cluster): the
+   * entries past the commit index are dropped (no quorum holds them), then one committed conf
+   * change per other member removes it — one at a time, so none needs a joint quorum — after
+   * leaving a joint configuration if the group was in one. `added` are the new entries to
+   * persist (they replace the dropped suffix); none if this member is alone already. Returns the
+   * reason instead when this member is not a voter of the committed configuration.
+   */
+  static alone(persisted: PersistedState, self: NodeId): { state: PersistedState; added: Entry[] } | string {
+    const hs = persisted.hardState;
+    const kept = persisted.entries.filter((e) => e.index <= hs.commit);
+    let m = persisted.snapshot !== null ? new Membership(persisted.snapshot.confState) : Membership.empty();
+    for (const e of kept) if (e.type === 'confChange') m = applyConfChange(m, decodeConfChange(e.data)).next;
+    const changes: ConfChange[] = [];
+    if (m.isJoint()) {
+      changes.push({ changes: [] });
+      m = applyConfChange(m, { changes: [] }).next;
+    }
+    // Of the configuration the group was moving to, if it was in a joint one.
+    if (!m.voters.has(self)) return `member ${self} is not a voter of the committed configuration (voters: ${[...m.voters].join(', ') || 'none'})`;
+    for (const id of [...m.members()].sort((a, b) => a - b)) if (id !== self) changes.push({ changes: [{ type: 'removeNode', nodeId: id }] });
+    if (changes.length === 0) return { state: persisted, added: [] };
+    let index = kept.at(-1)?.index ?? persisted.snapshot?.index ?? 0;
+    const added = changes.map((cc): Entry => ({ term: hs.term, index: ++index, type: 'confChange', data: encodeConfChange(cc) }));
+    return { state: { ...persisted, hardState: { ...hs, commit: index }, entries: [...kept, ...added] }, added };
+  }
+
   /** The persisted state of a member added later: it learns everything from the leader. */
   static empty(): PersistedState {
     return { hardState: { term: 0, vote: NONE, commit: 0 }, snapshot: null, entries: [] };

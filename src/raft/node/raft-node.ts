@@ -25,6 +25,11 @@ export interface RaftNodeOptions<R> {
    * answer), so it can answer the leader before it has applied the log that names them.
    */
   readonly knownPeers?: Readonly<Record<NodeId, string>>;
+  /**
+   * Restart as the only member of the group, keeping the committed state (see RawNode.alone): the
+   * way back from a lost quorum. The other members are removed for good.
+   */
+  readonly forceNewCluster?: boolean;
   readonly clock?: Clock;
   readonly random?: Random;
   readonly heartbeatMs?: number;
@@ -139,6 +144,14 @@ export class RaftNode<R = unknown> {
       state = opts.bootstrap ? bootstrapState(opts.bootstrap) : RawNode.empty();
       // One write: a crash leaves either nothing or a complete first state.
       await opts.storage.saveReady({ hardState: state.hardState, entries: state.entries, snapshot: null, meta: { raftId: String(opts.id) } });
+    }
+    if (opts.forceNewCluster === true) {
+      if (loaded === null) throw new FailedPreconditionError('cannot force a new cluster: this member has no raft state to keep');
+      const forced = RawNode.alone(state, opts.id);
+      if (typeof forced === 'string') throw new FailedPreconditionError(`cannot force a new cluster: ${forced}`);
+      // One write: the dropped suffix and the removals go together.
+      if (forced.added.length > 0) await opts.storage.saveReady({ hardState: forced.state.hardState, entries: forced.added, snapshot: null });
+      state = forced.state;
     }
     const node = new RaftNode(opts, state);
     node.restoreBook(state, opts.bootstrap);

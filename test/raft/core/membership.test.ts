@@ -2,7 +2,10 @@
 // §4.2.1 learners catching up): who votes, who counts toward commit, and who may disrupt whom.
 import assert from 'node:assert/strict';
 import { ProposalDroppedError } from '../../../src/raft/core/errors';
-import type { ConfState } from '../../../src/raft/core/types';
+import type { ConfChange, ConfState, Entry } from '../../../src/raft/core/types';
+import { decodeConfChange, encodeConfChange } from '../../../src/raft/core/conf-change';
+import { RawNode } from '../../../src/raft/core/raw-node';
+import { SeededRandom } from '../../../src/types/random';
 import { Network, sorted, started } from './harness';
 
 /** The voters and learners of a configuration, sorted, for comparisons. */
@@ -209,5 +212,46 @@ describe('Raft core: membership changes (§6)', () => {
     net.isolate(2);
     assert.equal(commits(net, 1, 'new-config'), true, 'voters {1, 4} of {1, 2, 4} must commit');
     assert.throws(() => net.node(1).proposeConfChange({ changes: [] }), 'leaving a configuration that is not joint must be refused');
+  });
+});
+
+describe('raft core: a member forced to stand alone (force-new-cluster)', () => {
+  const cc = (changes: ConfChange['changes'], transition?: ConfChange['transition']): Entry => ({ term: 2, index: 0, type: 'confChange', data: encodeConfChange({ changes, transition }) });
+  const at = (e: Entry, index: number): Entry => ({ ...e, index });
+  const normal = (index: number, term = 2): Entry => ({ term, index, type: 'normal', data: new Uint8Array([index]) });
+
+  it('drops the uncommitted suffix, leaves a joint configuration, then removes every other member one at a time, all committed', () => {
+    const entries = [
+      at(cc([{ type: 'addVoter', nodeId: 1 }, { type: 'addVoter', nodeId: 2 }, { type: 'addVoter', nodeId: 3 }]), 1),
+      normal(2),
+      at(cc([{ type: 'addLearner', nodeId: 4 }]), 3),
+      // Two voters change at once: a joint configuration, not yet left when the quorum was lost.
+      at(cc([{ type: 'removeNode', nodeId: 3 }, { type: 'addVoter', nodeId: 5 }], 'explicit'), 4),
+      normal(5), normal(6, 3), // never committed
+    ];
+    const out = RawNode.alone({ hardState: { term: 3, vote: 2, commit: 5 }, snapshot: null, entries }, 2);
+    assert.ok(typeof out !== 'string', typeof out === 'string' ? out : '');
+    assert.deepEqual(out.state.entries.slice(0, 5), entries.slice(0, 5), 'the committed prefix is kept as it was');
+    assert.deepEqual(out.added.map((e) => [e.index, e.term, decodeConfChange(e.data).changes]), [
+      [6, 3, []],
+      [7, 3, [{ type: 'removeNode', nodeId: 1 }]],
+      [8, 3, [{ type: 'removeNode', nodeId: 4 }]],
+      [9, 3, [{ type: 'removeNode', nodeId: 5 }]],
+    ]);
+    assert.deepEqual(out.state.hardState, { term: 3, vote: 2, commit: 9 });
+    // Started from it, the member applies the removals and elects itself.
+    const node = new RawNode({ id: 2, electionTick: 10, heartbeatTick: 1, random: new SeededRandom(1), preVote: true, checkQuorum: true, maxSizePerMsgBytes: 1 << 20, maxInflightMsgs: 16 }, out.state);
+    while (node.hasReady()) { node.ready(); node.advance(); }
+    assert.deepEqual(members(node.status().confState), { voters: [2], learners: [], outgoing: [] });
+    for (let i = 0; i < 30 && node.status().role !== 'leader'; i++) { node.tick(); while (node.hasReady()) { node.ready(); node.advance(); } }
+    assert.equal(node.status().role, 'leader');
+  });
+
+  it('refuses a member that is not a voter of the committed configuration, and changes nothing for a member alone already', () => {
+    const founding = at(cc([{ type: 'addVoter', nodeId: 1 }, { type: 'addVoter', nodeId: 2 }]), 1);
+    const learner = RawNode.alone({ hardState: { term: 1, vote: 0, commit: 2 }, snapshot: null, entries: [founding, at(cc([{ type: 'addLearner', nodeId: 7 }]), 2)] }, 7);
+    assert.equal(learner, 'member 7 is not a voter of the committed configuration (voters: 1, 2)');
+    const single = { hardState: { term: 1, vote: 1, commit: 1 }, snapshot: null, entries: [at(cc([{ type: 'addVoter', nodeId: 1 }]), 1)] };
+    assert.deepEqual(RawNode.alone(single, 1), { state: single, added: [] });
   });
 });

@@ -48,13 +48,20 @@ export class InProcessCluster {
   }
 
   /** Starts member `id`'s server and node. `bootstrap` founds a cluster; `knownPeers` joins one. */
-  async start(id: number, how: { bootstrap?: Record<number, string>; knownPeers?: Record<number, string>; listening?: Listening }): Promise<Member> {
+  async start(id: number, how: { bootstrap?: Record<number, string>; knownPeers?: Record<number, string>; listening?: Listening; forceNewCluster?: boolean }): Promise<Member> {
     const { server, identity } = how.listening ?? await this.listen();
     const transport = new GrpcTransport({ selfId: id, credentials: managerChannelCredentials(identity), channelOptions: channelKeepaliveOptions });
     server.grpc.addService(raftServiceDefinition, transport.service);
     const storage = await LevelRaftStorage.open(path.join(this.root, `node${id}`));
     const sm = new ListStateMachine();
-    const node = await RaftNode.open<number>({ id, storage, transport, stateMachine: sm, bootstrap: how.bootstrap, knownPeers: how.knownPeers, ...this.tuning });
+    let node: RaftNode<number>;
+    try {
+      node = await RaftNode.open<number>({ id, storage, transport, stateMachine: sm, bootstrap: how.bootstrap, knownPeers: how.knownPeers, forceNewCluster: how.forceNewCluster, ...this.tuning });
+    } catch (err) {
+      await storage.close();
+      await server.close();
+      throw err;
+    }
     const m: Member = { id, address: `127.0.0.1:${server.port}`, node, sm, storage, server };
     this.members.set(id, m);
     return m;

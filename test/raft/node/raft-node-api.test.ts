@@ -124,6 +124,34 @@ describe('raft node API over real gRPC with mutual TLS and LevelDB', function ()
     assert.ok(leader.node.status().term < termBefore + 100, 'the forged vote request reached the node');
   });
 
+  it('a member of a group that lost its quorum for good restarts alone with --force-new-cluster: committed state kept, writes taken, durable', async () => {
+    c = await InProcessCluster.create({ heartbeatMs: 50, electionTimeoutMs: 500 });
+    await c.found(3);
+    const leader = await c.leader();
+    for (const op of ['a', 'b']) await leader.node.propose(Buffer.from(op));
+    const survivor = [...c.members.values()].find((m) => m !== leader)!;
+    await until(() => survivor.sm.ops.length === 2, 5000, 'the follower did not apply a and b');
+    const id = survivor.id;
+    for (const m of [...c.members.keys()]) await c.stop(m);
+    // Without force, the survivor alone never leads: it has no quorum.
+    const stuck = await c.start(id, {});
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(stuck.node.isLeader(), false, 'one of three members must not lead alone');
+    await c.stop(id);
+    const alone = await c.start(id, { forceNewCluster: true });
+    await until(() => alone.node.isLeader(), 10_000, 'the forced member did not lead');
+    assert.deepEqual(alone.node.status().confState.voters, [id]);
+    assert.deepEqual(alone.sm.ops, ['a', 'b'], 'the committed state is kept');
+    assert.equal(await alone.node.propose(Buffer.from('c')), 3);
+    await c.stop(id);
+    const again = await c.start(id, {});
+    await until(() => again.node.isLeader(), 10_000, 'the member did not lead again after a plain restart');
+    assert.deepEqual(again.sm.ops, ['a', 'b', 'c']);
+    assert.deepEqual(again.node.status().confState.voters, [id]);
+    await c.stop(id);
+    await assert.rejects(c.start(99, { forceNewCluster: true }), (err: unknown) => ShoalError.is(err, 'FailedPrecondition') && /no raft state to keep/.test(err.message));
+  });
+
   it('a proposal on a leader that lost its quorum rejects instead of hanging', async () => {
     c = await InProcessCluster.create({ heartbeatMs: 50, electionTimeoutMs: 500, proposalTimeoutMs: 2000 });
     await c.found(3);
