@@ -88,4 +88,37 @@ describe('cluster: partition and full restart (scenarios 6, 7)', function () {
     assertOneTaskPerSlot(await s.converged('q', 4), 4);
     await waitLiveContainers(t, s, 9 + 4);
   });
+
+  it('7b. two of three managers gone for good: swarm init --force-new-cluster on the third brings the cluster back from its state', async () => {
+    const survivor = s.managers[2];
+    const survivorId = s.nodeIdOf.get(survivor.name)!;
+    const dead = s.managers.filter((h) => h !== survivor);
+    const before = (await s.services(survivor)).map((x) => [x.Spec.Name, x.Spec.Mode?.Replicated?.Replicas]).sort();
+    for (const h of dead) await h.kill9();
+    const refused = await survivor.cli('service', 'scale', '--detach', 'p=7');
+    assert.notEqual(refused.code, 0, 'a write without a quorum');
+    assert.match(refused.stderr, /quorum|leader/i, refused.stderr);
+    // A worker cannot do it.
+    const onWorker = await s.workers[0].cli('swarm', 'init', '--force-new-cluster');
+    assert.notEqual(onWorker.code, 0);
+    assert.match(onWorker.stderr, /this node is a worker; only a manager can start a new cluster/, onWorker.stderr);
+
+    await survivor.cliOk('swarm', 'init', '--force-new-cluster');
+    await waitFor('the survivor leads', async () => ((await s.leader(survivor).catch(() => undefined))?.ID === survivorId ? true : undefined), { timeoutMs: 30_000 });
+    assert.deepEqual((await s.services(survivor)).map((x) => [x.Spec.Name, x.Spec.Mode?.Replicated?.Replicas]).sort(), before, 'every service kept');
+    const managers = (await s.nodes(survivor)).filter((n) => n.Spec.Role === 'manager');
+    assert.deepEqual(managers.map((n) => [n.ID === survivorId, n.ManagerStatus?.Reachability]).sort(), [[false, 'unreachable'], [false, 'unreachable'], [true, 'reachable']]);
+
+    // Writes are taken again, and the tasks of the dead managers' nodes are replaced on the living.
+    await survivor.cliOk('service', 'scale', '--detach', 'p=7');
+    const living = (tk: { NodeID?: string }): boolean => !dead.includes(s.hostOfNode(tk.NodeID)!);
+    assertOneTaskPerSlot(await s.converged('p', 7, { via: survivor, where: living, timeoutMs: 60_000 }), 7);
+    await s.converged('q', 4, { via: survivor, where: living, timeoutMs: 60_000 });
+    // The dead managers can be demoted and removed (they count toward no quorum now).
+    await survivor.cliOk('node', 'demote', s.nodeIdOf.get(dead[0].name)!);
+    await survivor.cliOk('node', 'rm', '--force', s.nodeIdOf.get(dead[0].name)!);
+    await survivor.cliOk('node', 'rm', '--force', s.nodeIdOf.get(dead[1].name)!);
+    const left = (await s.nodes(survivor)).map((n) => n.ID).sort();
+    assert.deepEqual(left, [survivorId, ...s.workers.map((w) => s.nodeIdOf.get(w.name)!)].sort());
+  });
 });

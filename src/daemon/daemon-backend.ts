@@ -73,11 +73,7 @@ export class DaemonBackend implements ApiBackend {
 
   swarmInit(req: SwarmInitRequest): Promise<string> {
     return this.exclusive(async () => {
-      if (this.node !== undefined && req.forceNewCluster) {
-        throw new FailedPreconditionError('--force-new-cluster is not supported yet: shoal cannot shrink a Raft group to this manager alone', {
-          hint: 'restore quorum by bringing the other managers back, or leave the swarm and init a new one',
-        });
-      }
+      if (this.node !== undefined && req.forceNewCluster) return this.forceNewCluster(this.node);
       if (this.node !== undefined) throw new FailedPreconditionError(alreadyInSwarm);
       if (req.forceNewCluster) {
         this.ctx.logger.warn('force-new-cluster has no effect on a node in no swarm: a new cluster is created');
@@ -87,6 +83,36 @@ export class DaemonBackend implements ApiBackend {
       this.error = '';
       return this.node.file.nodeId;
     });
+  }
+
+  /**
+   * `swarm init --force-new-cluster` on a manager: restarts it as the only manager of its Raft
+   * group with the state it has (services, nodes, tasks, certificates), as Docker does to recover
+   * from a lost quorum. The other managers stay in `node ls` as unreachable until they are
+   * demoted or removed; to come back they must leave and join again.
+   */
+  private async forceNewCluster(node: SwarmNode): Promise<string> {
+    if (node.managerParts === undefined) {
+      throw new FailedPreconditionError('--force-new-cluster: this node is a worker; only a manager can start a new cluster from its state', { hint: 'run it on a manager' });
+    }
+    const nodeId = node.file.nodeId;
+    this.ctx.logger.warn({ nodeId }, 'forcing a new cluster: this manager restarts as the only member of its Raft group');
+    await node.stop();
+    this.node = undefined;
+    try {
+      this.node = await SwarmNode.resume(this.ctx, { forceNewCluster: true });
+    } catch (err) {
+      // The force wrote nothing it did not finish: come back as before if that still works.
+      this.node = await SwarmNode.resume(this.ctx).catch(() => undefined);
+      if (this.node === undefined) {
+        this.state = 'error';
+        this.error = (err as Error).message;
+      }
+      throw err;
+    }
+    this.state = 'active';
+    this.error = '';
+    return nodeId;
   }
 
   swarmJoin(req: SwarmJoinRequest): Promise<void> {

@@ -48,6 +48,8 @@ export interface ManagerPartsOptions {
   readonly server: MtlsServer;
   /** Founds a new Raft group (swarm init). */
   readonly bootstrap?: Readonly<Record<number, string>>;
+  /** Restart as the only manager of the Raft group (swarm init --force-new-cluster). */
+  readonly forceNewCluster?: boolean;
   /** Members named by the leader when this manager joined. */
   readonly knownPeers?: Readonly<Record<number, string>>;
   readonly clock: Clock;
@@ -161,7 +163,7 @@ export class ManagerParts {
     let raft: RaftNode<unknown>;
     try {
       raft = await RaftNode.open<unknown>({
-        id: o.raftId, storage, transport, stateMachine: store, bootstrap: o.bootstrap, knownPeers: o.knownPeers,
+        id: o.raftId, storage, transport, stateMachine: store, bootstrap: o.bootstrap, knownPeers: o.knownPeers, forceNewCluster: o.forceNewCluster,
         clock: o.clock, random: o.random, heartbeatMs: o.raft?.heartbeatMs, electionTimeoutMs: o.raft?.electionTimeoutMs,
         onLeaderChange: (leader, isSelf) => o.logger.info({ raftLeader: leader, isSelf }, isSelf ? 'this manager leads' : 'raft leader changed'),
         onFatal: (err) => o.logger.error({ err }, 'raft node stopped after an error it cannot recover from'),

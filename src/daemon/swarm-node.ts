@@ -227,7 +227,7 @@ export class SwarmNode {
    * Restart: resumes as the node the data root says (certificates and swarm.json), or returns
    * undefined if this host is in no swarm. A half-written or damaged data root is refused.
    */
-  static async resume(ctx: NodeContext): Promise<SwarmNode | undefined> {
+  static async resume(ctx: NodeContext, opts: { forceNewCluster?: boolean } = {}): Promise<SwarmNode | undefined> {
     const certs = new CertStore(path.join(ctx.dataRoot, 'certificates'));
     const file = await readSwarmFile(ctx.dataRoot);
     let material: NodeTlsMaterial | undefined;
@@ -254,7 +254,8 @@ export class SwarmNode {
     const node = new SwarmNode(ctx, identity, server, listen, file);
     ref.node = node;
     try {
-      if (rootCa !== undefined) node.manager = await ManagerParts.open(node.managerOptions(rootCa, file.raftId));
+      if (rootCa !== undefined) node.manager = await ManagerParts.open({ ...node.managerOptions(rootCa, file.raftId), forceNewCluster: opts.forceNewCluster });
+      else if (opts.forceNewCluster === true) throw new FailedPreconditionError('--force-new-cluster: this node is a worker; only a manager can start a new cluster from its state', { hint: 'run it on a manager' });
       await node.startWorker();
       ctx.logger.info({ nodeId: file.nodeId, clusterId: file.clusterId, role }, 'resumed swarm membership from the data root');
       return node;

@@ -86,7 +86,7 @@ export function raftNodeLog(node: RaftNodeLike, clock: Clock, pollMs = 50, opts:
 export interface RaftNodeMembershipLike {
   removeMember(id: number): Promise<void>;
   transferLeadership(to: number): Promise<void>;
-  status(): { readonly id: number; readonly confState: { readonly voters: readonly number[] } };
+  status(): { readonly id: number; readonly confState: { readonly voters: readonly number[]; readonly learners?: readonly number[] } };
   progressOf(id: number): { readonly match: number; readonly recentActive: boolean } | undefined;
 }
 
@@ -97,6 +97,10 @@ export interface RaftNodeMembershipLike {
 export function raftNodeMembership(node: RaftNodeMembershipLike): RaftMembership {
   return {
     remove: (raftId) => node.removeMember(raftId),
+    isMember: (raftId) => {
+      const cs = node.status().confState;
+      return cs.voters.includes(raftId) || (cs.learners ?? []).includes(raftId);
+    },
     selfRaftId: () => node.status().id,
     async transferLeadership() {
       const st = node.status();

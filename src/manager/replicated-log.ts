@@ -32,6 +32,11 @@ export interface ReplicatedLog {
 export interface RaftMembership {
   /** Removes a member from the Raft group; resolves once the change is applied on this manager. */
   remove(raftId: number): Promise<void>;
+  /**
+   * Whether a Raft id is in the group now (voter or learner). A manager node that is not (its
+   * member was removed by a forced new cluster) counts toward no quorum and has nothing to leave.
+   */
+  isMember?(raftId: number): boolean;
   /** This manager's own Raft id: a leader does not remove itself, it hands leadership over first. */
   selfRaftId?(): number;
   /** Hands leadership to another voter; resolves once it has moved. */

@@ -156,3 +156,30 @@ describe('control API over mutual TLS', function () {
     assert.equal(next.joinTokens.manager, c.joinTokens.manager);
   });
 });
+
+describe('control API: managers outside the Raft group (after a forced new cluster)', function () {
+  this.timeout(60_000);
+  let h: Harness | undefined;
+  afterEach(() => {
+    h?.close();
+    h = undefined;
+  });
+
+  it('demotes and removes managers that are no longer Raft members without a quorum check or a Raft change; the last member stays', async () => {
+    h = await Harness.create(42);
+    const removed: number[] = [];
+    const api = new ControlApi(h.store(), h.clock, h.random, () => 'token', { raftMembership: { remove: (id) => { removed.push(id); return Promise.resolve(); }, isMember: (id) => id === 1 } });
+    const manager = (hostname: string, raftId: number, reachability: 'reachable' | 'unreachable'): Node =>
+      ({ ...makeNode(h!.random, { hostname, role: 'manager', state: 'ready' }), managerStatus: { raftId, addr: `${hostname}:2377`, leader: raftId === 1, reachability } });
+    const [self, gone1, gone2] = [manager('self', 1, 'reachable'), manager('gone1', 2, 'unreachable'), manager('gone2', 3, 'unreachable')];
+    await h.settle(h.store().write([self, gone1, gone2].map((n) => ({ op: 'create' as const, target: { kind: 'node' as const, object: n } }))));
+    await h.settle(api.removeNode(gone1.id, true));
+    const g2 = h.store().view.get('node', gone2.id)!;
+    await h.settle(api.updateNode(gone2.id, g2.meta.version, { availability: '', role: 'worker', labelsJson: '' }));
+    assert.equal(h.store().view.get('node', gone1.id), undefined);
+    assert.equal(h.store().view.get('node', gone2.id)?.spec.role, 'worker');
+    assert.deepEqual(removed, [], 'nothing to take out of the Raft group');
+    const me = h.store().view.get('node', self.id)!;
+    await assert.rejects(h.settle(api.updateNode(self.id, me.meta.version, { availability: '', role: 'worker', labelsJson: '' })), (e: unknown) => ShoalError.is(e, 'FailedPrecondition') && /last manager/.test(e.message));
+  });
+});

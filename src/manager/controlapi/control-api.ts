@@ -127,7 +127,7 @@ export class ControlApi {
   private async leaveRaft(n: Node, what: 'demote' | 'remove'): Promise<void> {
     const hook = this.opts.raftMembership;
     const raftId = n.managerStatus?.raftId ?? 0;
-    if (hook === undefined || raftId === 0) return;
+    if (hook === undefined || raftId === 0 || hook.isMember?.(raftId) === false) return;
     if (hook.selfRaftId?.() === raftId) {
       if (hook.transferLeadership === undefined) throw new FailedPreconditionError(`cannot ${what} node ${n.id}: it is the leader`, { hint: 'run the command again once another manager leads' });
       await hook.transferLeadership();
@@ -140,7 +140,12 @@ export class ControlApi {
   private checkQuorumWithout(n: Node, what: 'demote' | 'remove'): void {
     const managers = this.store.view.nodes().filter((m) => m.spec.role === 'manager');
     if (managers.length <= 1) throw new FailedPreconditionError(`cannot ${what} node ${n.id}: it is the last manager`, { hint: 'promote another node first' });
-    const rest = managers.filter((m) => m.id !== n.id);
+    // Only members of the Raft group make its quorum (all of them when the group cannot be asked).
+    const isMember = this.opts.raftMembership?.isMember?.bind(this.opts.raftMembership);
+    const inGroup = (m: Node): boolean => isMember === undefined || isMember(m.managerStatus?.raftId ?? 0);
+    if (!inGroup(n)) return;
+    const rest = managers.filter((m) => m.id !== n.id && inGroup(m));
+    if (rest.length === 0) throw new FailedPreconditionError(`cannot ${what} node ${n.id}: it is the last manager in the Raft group`, { hint: 'promote another node first' });
     const reachable = rest.filter((m) => m.managerStatus?.reachability === 'reachable').length;
     const quorum = Math.floor(rest.length / 2) + 1;
     if (reachable < quorum) {
