@@ -112,6 +112,8 @@ export class DaemonBackend implements ApiBackend {
     }
     this.state = 'active';
     this.error = '';
+    // Answered once it leads, as a plain init: the next command finds a leader.
+    await this.node?.managerParts?.waitLeading();
     return nodeId;
   }
 
