@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { BridgeNetwork } from '../../src/runtime/bridge-network';
 import { ContainerRuntime } from '../../src/runtime/container-runtime';
-import { busyboxLayer, testEnv, TestEnv } from './helpers';
+import { bridgeRuntime, busyboxLayer, type BridgeRuntime } from './helpers';
 
 /**
  * A worker given many tasks at once starts their containers concurrently: every start must
@@ -9,26 +8,17 @@ import { busyboxLayer, testEnv, TestEnv } from './helpers';
  */
 describe('runtime: many concurrent starts on the bridge network', function () {
   this.timeout(120_000);
-  let env: TestEnv;
+  let f: BridgeRuntime | undefined;
   let rt: ContainerRuntime;
-  let bridge: BridgeNetwork;
-  const tag = process.pid % 10000;
 
   before(async () => {
-    env = testEnv('conc');
-    bridge = new BridgeNetwork({ name: `shcb${tag}`, subnet: `10.232.${process.pid % 250}.0/24` });
-    await bridge.setup();
-    rt = await env.open({ network: bridge });
+    const tag = process.pid % 10000;
+    f = await bridgeRuntime('conc', `shcb${tag}`, `10.232.${process.pid % 250}.0/24`);
+    rt = f.rt;
   });
 
   after(async () => {
-    if (rt) {
-      for (const c of rt.list()) await rt.remove(c.id, { force: true });
-      await rt.settle();
-      rt.close({ stopShimServer: true });
-    }
-    await bridge?.destroy();
-    env?.cleanup();
+    await f?.close();
   });
 
   it('40 containers started at once all run, each with its own address', async () => {

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { BridgeNetwork } from '../../src/runtime/bridge-network';
 import { ContainerRuntime, RuntimeOptions } from '../../src/runtime/container-runtime';
 import { ContainerConfig } from '../../src/runtime/container-config';
 import { ContainerState } from '../../src/runtime/container-state';
@@ -125,4 +126,39 @@ export function leftovers(env: TestEnv): string[] {
 export async function waitForLine(rt: ContainerRuntime, id: string, line: string): Promise<void> {
   for await (const e of rt.logs(id, { follow: true, pollMs: 10 })) if (e.line === line) return;
   throw new Error(`container ended before printing ${line}`);
+}
+
+/** A runtime whose containers join a test bridge of its own (see bridgeRuntime). */
+export interface BridgeRuntime {
+  env: TestEnv;
+  bridge: BridgeNetwork;
+  /** The runtime in use: a test that reopens the runtime sets it here, for close(). */
+  rt: ContainerRuntime;
+  /** Removes every container, stops the shim server, destroys the bridge and removes the data root. */
+  close(): Promise<void>;
+}
+
+/** Opens a runtime in a fresh test env with a bridge `name` on `subnet` (both private to the test). */
+export async function bridgeRuntime(tag: string, name: string, subnet: string): Promise<BridgeRuntime> {
+  const env = testEnv(tag);
+  const bridge = new BridgeNetwork({ name, subnet });
+  let out: BridgeRuntime | undefined;
+  const close = async (): Promise<void> => {
+    const rt = out?.rt;
+    if (rt !== undefined) {
+      for (const c of rt.list()) await rt.remove(c.id, { force: true });
+      await rt.settle();
+      rt.close({ stopShimServer: true });
+    }
+    await bridge.destroy();
+    env.cleanup();
+  };
+  try {
+    await bridge.setup();
+    out = { env, bridge, rt: await env.open({ network: bridge }), close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return out;
 }

@@ -5,7 +5,7 @@ import * as net from 'node:net';
 import { BridgeNetwork } from '../../src/runtime/bridge-network';
 import { ContainerRuntime } from '../../src/runtime/container-runtime';
 import { runCommand } from '../../src/runtime/run-command';
-import { busyboxLayer, leftovers, output, runToEnd, testEnv, TestEnv, udpRecvLayer } from './helpers';
+import { bridgeRuntime, busyboxLayer, leftovers, output, runToEnd, udpRecvLayer, type BridgeRuntime, type TestEnv } from './helpers';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -28,6 +28,7 @@ async function readFromHostPort(port: number): Promise<string> {
 
 describe('runtime: bridge networking, published ports, none and host modes', function () {
   this.timeout(60_000);
+  let f: BridgeRuntime | undefined;
   let env: TestEnv;
   let rt: ContainerRuntime;
   let bridge: BridgeNetwork;
@@ -35,20 +36,12 @@ describe('runtime: bridge networking, published ports, none and host modes', fun
   const hostPort = 20000 + (process.pid % 20000);
 
   before(async () => {
-    env = testEnv('net');
-    bridge = new BridgeNetwork({ name: `shtb${tag}`, subnet: `10.231.${process.pid % 250}.0/24` });
-    await bridge.setup();
-    rt = await env.open({ network: bridge });
+    f = await bridgeRuntime('net', `shtb${tag}`, `10.231.${process.pid % 250}.0/24`);
+    ({ env, rt, bridge } = f);
   });
 
   after(async () => {
-    if (rt) {
-      for (const c of rt.list()) await rt.remove(c.id, { force: true });
-      await rt.settle();
-      rt.close({ stopShimServer: true });
-    }
-    await bridge?.destroy();
-    env?.cleanup();
+    await f?.close();
   });
 
   it('gives each container its address on the bridge, and two containers reach each other', async () => {
@@ -105,6 +98,7 @@ describe('runtime: bridge networking, published ports, none and host modes', fun
     assert.ok(before.includes(`shoal:${id}`), 'the rule should still be there before recovery');
     const fresh = new BridgeNetwork({ name: bridge.name, subnet: `10.231.${process.pid % 250}.0/24` });
     rt = await env.open({ network: fresh });
+    f!.rt = rt;
     assert.equal(rt.inspect(id).status, 'exited');
     await rt.settle();
     const after = await runCommand('iptables', ['-w', '-t', 'nat', '-S', bridge.chain]);
