@@ -145,13 +145,17 @@ export async function bridgeRuntime(tag: string, name: string, subnet: string): 
   let out: BridgeRuntime | undefined;
   const close = async (): Promise<void> => {
     const rt = out?.rt;
-    if (rt !== undefined) {
-      for (const c of rt.list()) await rt.remove(c.id, { force: true });
-      await rt.settle();
-      rt.close({ stopShimServer: true });
+    try {
+      if (rt !== undefined) {
+        for (const c of rt.list()) await rt.remove(c.id, { force: true });
+        await rt.settle();
+      }
+    } finally {
+      // Even when a removal failed: the bridge, its rules and the data root go.
+      rt?.close({ stopShimServer: true });
+      await bridge.destroy();
+      env.cleanup();
     }
-    await bridge.destroy();
-    env.cleanup();
   };
   try {
     await bridge.setup();
