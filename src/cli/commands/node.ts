@@ -1,3 +1,4 @@
+import { ShoalError } from '../../types/errors';
 import { filtersParam } from '../api-client';
 import type { Command, CommandContext } from '../command';
 import type { DInfo, DNode, DNodeSpec, DTask } from '../docker-types';
@@ -88,9 +89,28 @@ export function nodeSpecUpdate(spec: DNodeSpec, f: ParsedFlags): DNodeSpec {
   return out;
 }
 
+/**
+ * Writes a change of a node's spec at the version just read, and reads and writes again (a few
+ * times) when the node changed in between: the managers write nodes by themselves (status,
+ * reachability, a promotion completing), never their spec, so the change still applies as meant.
+ * `change` returns undefined when there is nothing to write.
+ */
+async function writeNodeSpec(ctx: CommandContext, id: string, change: (n: DNode) => DNodeSpec | undefined): Promise<DNode> {
+  for (let attempt = 1; ; attempt++) {
+    const n = await getNode(ctx, id);
+    const spec = change(n);
+    if (spec === undefined) return n;
+    try {
+      await ctx.api().post<unknown>(`/nodes/${encodeURIComponent(n.ID)}/update`, spec, { version: n.Version.Index });
+      return n;
+    } catch (err) {
+      if (!ShoalError.is(err, 'Conflict') || attempt >= 5) throw err;
+    }
+  }
+}
+
 async function updateNode(ctx: CommandContext, ref: string, change: (spec: DNodeSpec) => DNodeSpec): Promise<void> {
-  const n = await getNode(ctx, await resolveNodeRef(ctx, ref));
-  await ctx.api().post<unknown>(`/nodes/${encodeURIComponent(n.ID)}/update`, change(n.Spec), { version: n.Version.Index });
+  await writeNodeSpec(ctx, await resolveNodeRef(ctx, ref), (n) => change(n.Spec));
 }
 
 /** `shoal node update`. */
@@ -119,13 +139,13 @@ function roleCommand(name: 'promote' | 'demote'): Command {
     minArgs: 1,
     async run(ctx, f) {
       for (const ref of f.args) {
-        const n = await getNode(ctx, await resolveNodeRef(ctx, ref));
-        if (n.Spec.Role === role) {
-          ctx.stdout.write(name === 'promote' ? `Node ${ref} is already a manager.\n` : `Node ${ref} is already a worker.\n`);
-          continue;
-        }
-        await ctx.api().post<unknown>(`/nodes/${encodeURIComponent(n.ID)}/update`, { ...n.Spec, Role: role }, { version: n.Version.Index });
-        ctx.stdout.write(name === 'promote' ? `Node ${ref} promoted to a manager in the swarm.\n` : `Manager ${ref} demoted in the swarm.\n`);
+        let already = false;
+        await writeNodeSpec(ctx, await resolveNodeRef(ctx, ref), (n) => {
+          already = n.Spec.Role === role;
+          return already ? undefined : { ...n.Spec, Role: role };
+        });
+        if (already) ctx.stdout.write(name === 'promote' ? `Node ${ref} is already a manager.\n` : `Node ${ref} is already a worker.\n`);
+        else ctx.stdout.write(name === 'promote' ? `Node ${ref} promoted to a manager in the swarm.\n` : `Manager ${ref} demoted in the swarm.\n`);
       }
       return 0;
     },
