@@ -112,7 +112,8 @@ describe('cluster: partition and full restart (scenarios 6, 7)', function () {
     // Writes are taken again, and the tasks of the dead managers' nodes are replaced on the living.
     await survivor.cliOk('service', 'scale', '--detach', 'p=7');
     const living = (tk: { NodeID?: string }): boolean => !dead.includes(s.hostOfNode(tk.NodeID)!);
-    assertOneTaskPerSlot(await s.converged('p', 7, { via: survivor, where: living, timeoutMs: 60_000 }), 7);
+    // Scaled from 9 while two nodes were lost: which 7 slots stay depends on where the tasks ran.
+    assertOneTaskPerSlot(await s.converged('p', 7, { via: survivor, where: living, timeoutMs: 60_000 }), 7, { anySlots: true });
     await s.converged('q', 4, { via: survivor, where: living, timeoutMs: 60_000 });
     // The dead managers can be demoted and removed (they count toward no quorum now).
     await survivor.cliOk('node', 'demote', s.nodeIdOf.get(dead[0].name)!);
