@@ -104,10 +104,16 @@ describe('cluster: partition and full restart (scenarios 6, 7)', function () {
     assert.match(onWorker.stderr, /this node is a worker; only a manager can start a new cluster/, onWorker.stderr);
 
     await survivor.cliOk('swarm', 'init', '--force-new-cluster');
-    await waitFor('the survivor leads', async () => ((await s.leader(survivor).catch(() => undefined))?.ID === survivorId ? true : undefined), { timeoutMs: 30_000 });
+    // The survivor may have led before (its stored leader flag then shows at once): wait for the
+    // new leadership's own write, which marks the lost managers unreachable in the same change.
+    let seen = '';
+    await waitFor('the survivor leading, the lost managers unreachable', async () => {
+      const managers = (await s.nodes(survivor)).filter((n) => n.Spec.Role === 'manager');
+      const view = managers.map((n) => [n.ID === survivorId, n.ManagerStatus?.Leader === true, n.ManagerStatus?.Reachability]).sort();
+      seen = JSON.stringify(view);
+      return seen === JSON.stringify([[false, false, 'unreachable'], [false, false, 'unreachable'], [true, true, 'reachable']]) ? true : undefined;
+    }, { timeoutMs: 30_000, last: () => seen });
     assert.deepEqual((await s.services(survivor)).map((x) => [x.Spec.Name, x.Spec.Mode?.Replicated?.Replicas]).sort(), before, 'every service kept');
-    const managers = (await s.nodes(survivor)).filter((n) => n.Spec.Role === 'manager');
-    assert.deepEqual(managers.map((n) => [n.ID === survivorId, n.ManagerStatus?.Reachability]).sort(), [[false, 'unreachable'], [false, 'unreachable'], [true, 'reachable']]);
 
     // Writes are taken again, and the tasks of the dead managers' nodes are replaced on the living.
     await survivor.cliOk('service', 'scale', '--detach', 'p=7');
