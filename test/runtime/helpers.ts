@@ -52,6 +52,38 @@ export function udpRecvLayer(): string {
   return dir;
 }
 
+/** Kills what runs in a cgroup directory and below, then removes it, deepest first; gone already is fine. */
+function removeCgroupTree(dir: string): void {
+  let children: fs.Dirent[];
+  try {
+    children = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return; // gone or never made
+  }
+  for (const e of children) if (e.isDirectory()) removeCgroupTree(path.join(dir, e.name));
+  const pids = (): number[] => {
+    try {
+      return fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter((l) => l !== '').map(Number);
+    } catch {
+      return [];
+    }
+  };
+  for (const pid of pids()) {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* exited */ }
+  }
+  // A killed process leaves its cgroup a moment later: retry for up to a second.
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let i = 0; i < 100; i++) {
+    try {
+      fs.rmdirSync(dir);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      Atomics.wait(pause, 0, 0, 10);
+    }
+  }
+}
+
 /** A fresh data root and cgroup parent for one test file. */
 export interface TestEnv {
   root: string;
@@ -71,9 +103,9 @@ export function testEnv(tag: string): TestEnv {
     cleanup: () => {
       const layout = detectCgroupLayout();
       const ctrls = layout.version === 1 ? ['memory', 'cpu', 'cpuacct', 'pids', 'devices'] : [''];
-      for (const c of ctrls) {
-        try { fs.rmdirSync(path.join(layout.root, c, cgroupParent)); } catch { /* gone or never made */ }
-      }
+      // The whole tree: a test that failed half-way may have left a container's cgroup (and its
+      // processes) under the parent, and then the parent alone cannot be removed.
+      for (const c of ctrls) removeCgroupTree(path.join(layout.root, c, cgroupParent));
       fs.rmSync(root, { recursive: true, force: true });
     },
   };
