@@ -1,30 +1,18 @@
 import assert from 'node:assert/strict';
 import { assertOneTaskPerSlot, waitLiveContainers } from './harness/checks';
 import { waitFor } from './harness/exec';
-import { formSwarm, Swarm } from './harness/swarm';
+import { useSwarm } from './harness/suite';
+import { quickStop, Swarm } from './harness/swarm';
 import { TestRun } from './harness/test-run';
 
 // Scenarios 6 and 7 of issue 10 on one cluster of 3 managers and 2 workers.
 
-const quickStop = ['sh', '-c', "trap 'exit 0' TERM; while true; do sleep 1; done"];
-
 describe('cluster: partition and full restart (scenarios 6, 7)', function () {
   this.timeout(600_000);
+  const suite = useSwarm(3, 2, { ready: true });
   let t: TestRun;
   let s: Swarm;
-
-  before(async () => {
-    t = TestRun.create(5);
-    s = await formSwarm(t, 3, 2);
-    await waitFor('5 ready nodes', async () => ((await s.nodes()).filter((n) => n.Status.State === 'ready').length === 5 ? true : undefined));
-    await s.learnNodeIds();
-  });
-  afterEach(function () {
-    if (this.currentTest?.state === 'failed' && t !== undefined) console.error(t.logs(40));
-  });
-  after(() => {
-    t?.teardown();
-  });
+  before(() => ({ t, s } = suite));
 
   it('6. a manager partitioned away refuses writes (no quorum) while the majority goes on; after healing it catches up', async () => {
     const leader = await s.leader();

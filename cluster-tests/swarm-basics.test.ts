@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { sleep, waitFor } from './harness/exec';
 import { assertOneTaskPerSlot, waitLiveContainers } from './harness/checks';
-import { formSwarm, Swarm } from './harness/swarm';
+import { useSwarm } from './harness/suite';
+import { Swarm } from './harness/swarm';
 import { TestRun } from './harness/test-run';
 
 // Scenarios 1, 2, 4 and 5 of issue 10 on one cluster of 3 managers and 2 workers, one network
@@ -9,19 +10,10 @@ import { TestRun } from './harness/test-run';
 
 describe('cluster: 3 managers + 2 workers (scenarios 1, 2, 4, 5)', function () {
   this.timeout(600_000);
+  const suite = useSwarm(3, 2);
   let t: TestRun;
   let s: Swarm;
-
-  before(async () => {
-    t = TestRun.create(5);
-    s = await formSwarm(t, 3, 2);
-  });
-  afterEach(function () {
-    if (this.currentTest?.state === 'failed' && t !== undefined) console.error(t.logs(40));
-  });
-  after(() => {
-    t?.teardown();
-  });
+  before(() => ({ t, s } = suite));
 
   it('1. node ls shows 3 managers (1 leader) and 2 workers, all ready', async () => {
     const nodes = await waitFor('5 ready nodes', async () => {

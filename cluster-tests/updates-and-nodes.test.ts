@@ -3,32 +3,20 @@ import * as path from 'node:path';
 import { assertOneTaskPerSlot } from './harness/checks';
 import { sleep, waitFor } from './harness/exec';
 import { Host } from './harness/host';
-import { DTask, formSwarm, images, prepareHost, running, Swarm } from './harness/swarm';
+import { useSwarm } from './harness/suite';
+import { DTask, images, prepareHost, quickStop, running, Swarm } from './harness/swarm';
 import { TestRun } from './harness/test-run';
 
 // Scenarios 3, 8 and 9 of issue 10 on one cluster of 3 managers and 2 workers.
 
-/** A command that ends at once on SIGTERM (a PID 1 sleep would ignore it and wait out the stop grace). */
-const quickStop = ['sh', '-c', "trap 'exit 0' TERM; while true; do sleep 1; done"];
 const probe = path.join(__dirname, 'harness', 'control-probe.js');
 
 describe('cluster: updates, node operations, global services (scenarios 3, 8, 9)', function () {
   this.timeout(600_000);
+  const suite = useSwarm(3, 2, { ready: true });
   let t: TestRun;
   let s: Swarm;
-
-  before(async () => {
-    t = TestRun.create(5);
-    s = await formSwarm(t, 3, 2);
-    await waitFor('5 ready nodes', async () => ((await s.nodes()).filter((n) => n.Status.State === 'ready').length === 5 ? true : undefined));
-    await s.learnNodeIds();
-  });
-  afterEach(function () {
-    if (this.currentTest?.state === 'failed' && t !== undefined) console.error(t.logs(40));
-  });
-  after(() => {
-    t?.teardown();
-  });
+  before(() => ({ t, s } = suite));
 
   it('3. rolling update of 10 replicas goes in batches of 2, never more than 2 slots down; a failing image rolls back to the previous spec', async () => {
     const m = t.hosts[0];

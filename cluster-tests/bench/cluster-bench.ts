@@ -8,10 +8,9 @@
  * Not a test: it asserts nothing about speed. Everything it made is torn down at the end.
  */
 import { waitFor } from '../harness/exec';
-import { formSwarm, images, running, Swarm } from '../harness/swarm';
+import { formSwarm, images, quickStop, running, Swarm } from '../harness/swarm';
 import { TestRun } from '../harness/test-run';
 
-const quickStop = ['sh', '-c', "trap 'exit 0' TERM; while true; do sleep 1; done"];
 const limitMs = 180_000;
 
 function emit(o: object): void {

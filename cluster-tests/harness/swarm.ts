@@ -51,6 +51,9 @@ export const images = {
   failing: 'failer:latest',
 };
 
+/** A command that ends at once on SIGTERM (a PID 1 sleep would ignore it and wait out the stop grace). */
+export const quickStop = ['sh', '-c', "trap 'exit 0' TERM; while true; do sleep 1; done"];
+
 /** Writes the test image tarballs into `dir` (one busybox layer; three references). */
 export async function writeImages(dir: string): Promise<string[]> {
   fs.mkdirSync(dir, { recursive: true });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ShoalError } from '../../src/types/errors';
-import { DaemonSet, runningTaskContainers, sleep, waitFor } from './helpers';
+import { DaemonSet, runningTaskContainers, sleep, waitFor, type TestDaemon } from './helpers';
 
 describe('shoald: a group of managers', function () {
   this.timeout(60_000);
@@ -17,15 +17,21 @@ describe('shoald: a group of managers', function () {
     assert.deepEqual(problems, []);
   });
 
-  it('a manager joins through a follower; the leader leaves with --force and the other two keep a quorum', async () => {
+  /** n1 inits a swarm; n2 joins it as a manager through n1, n3 through `n3Via`. */
+  async function threeManagers(n3Via: 'n1' | 'n2'): Promise<[TestDaemon, TestDaemon, TestDaemon]> {
     const n1 = await set.start('n1');
     await n1.daemon.backend.swarmInit({ listenAddr: '', advertiseAddr: '', forceNewCluster: false });
     const token = (await n1.daemon.backend.control().getCluster()).joinTokens.manager;
     const n2 = await set.start('n2');
     await n2.daemon.backend.swarmJoin({ remoteAddrs: [n1.addr], joinToken: token, listenAddr: '', advertiseAddr: '' });
-    // n2 follows: the CA join, the raft seat and the vote are all forwarded to the leader.
     const n3 = await set.start('n3');
-    await n3.daemon.backend.swarmJoin({ remoteAddrs: [n2.addr], joinToken: token, listenAddr: '', advertiseAddr: '' });
+    await n3.daemon.backend.swarmJoin({ remoteAddrs: [(n3Via === 'n1' ? n1 : n2).addr], joinToken: token, listenAddr: '', advertiseAddr: '' });
+    return [n1, n2, n3];
+  }
+
+  it('a manager joins through a follower; the leader leaves with --force and the other two keep a quorum', async () => {
+    // n3 joins through n2, a follower: the CA join, the raft seat and the vote are all forwarded to the leader.
+    const [n1, n2, n3] = await threeManagers('n2');
     const voters = (): readonly number[] => n2.daemon.daemonBackend.swarmNode!.managerParts!.raft.status().confState.voters;
     assert.equal(voters().length, 3);
     const managers = await n3.daemon.backend.control().listNodes({ roles: ['manager'], names: [] });
@@ -91,13 +97,7 @@ describe('shoald: a group of managers', function () {
   });
 
   it('the leader of three managers restarts: another leads meanwhile, and it comes back as a follower serving control', async () => {
-    const n1 = await set.start('n1');
-    await n1.daemon.backend.swarmInit({ listenAddr: '', advertiseAddr: '', forceNewCluster: false });
-    const token = (await n1.daemon.backend.control().getCluster()).joinTokens.manager;
-    const n2 = await set.start('n2');
-    await n2.daemon.backend.swarmJoin({ remoteAddrs: [n1.addr], joinToken: token, listenAddr: '', advertiseAddr: '' });
-    const n3 = await set.start('n3');
-    await n3.daemon.backend.swarmJoin({ remoteAddrs: [n1.addr], joinToken: token, listenAddr: '', advertiseAddr: '' });
+    const [n1, n2, n3] = await threeManagers('n1');
     const svc = await n1.daemon.backend.control().createService({ name: 'kept', replicas: 3, task: { container: { image: 'busybox:latest', command: ['sleep', '1000'], stopGraceMs: 300 } } });
     await waitFor(async () => (await n1.daemon.backend.control().listTasks({ serviceIds: [svc.id], nodeIds: [], desiredStates: [] })).filter((t) => t.status.state === 512).length === 3, '3 running tasks');
     const before = (await n1.daemon.backend.containers.listContainers()).map((c) => c.id).sort();
